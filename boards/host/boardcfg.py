@@ -1,0 +1,13 @@
+"""The laptop as a board: the AT port is the emulator's pty, flash and files live in the state folder."""
+import os
+
+STATE = os.getenv("AT_STATE") or ".atstate"
+AT_UART = 2
+UART_PINS = {}
+UART_RXBUF = 2048
+UART_TXBUF = 8192
+UART_DEFAULT = (115200, 8, 1, 0, 0)
+NVS_NAMESPACE = "upyat"
+FS_ROOT = STATE + "/fs"
+MODULE = "host"
+BUILD = "Nov 21 2026"

@@ -1,0 +1,186 @@
+"""esp32 for the host board: NVS and Partition backed by files in the state folder, with ESP32 errors."""
+import json
+import hoststate
+
+_NOT_FOUND = (-0x1102, "ESP_ERR_NVS_NOT_FOUND")
+_KEY_TOO_LONG = (-0x1109, "ESP_ERR_NVS_KEY_TOO_LONG")
+_BAD_LENGTH = (-0x110C, "ESP_ERR_NVS_INVALID_LENGTH")
+_BAD_NAME = (-0x1108, "ESP_ERR_NVS_INVALID_NAME")
+
+
+class NVS:
+    """One namespace = one JSON file; ``commit`` replaces it atomically (old or new, never torn)."""
+
+    def __init__(self, namespace):
+        if not namespace or len(namespace) > 15:
+            raise OSError(*_BAD_NAME)
+        self._path = hoststate.path("nvs", namespace + ".json")
+        self._data = json.loads(hoststate.read(self._path, b"{}"))
+
+    def _get(self, key, kind):
+        v = self._data.get(key)
+        if v is None or v[0] != kind:
+            raise OSError(*_NOT_FOUND)
+        return v[1]
+
+    def _set(self, key, kind, value):
+        if len(key) > 15:
+            raise OSError(*_KEY_TOO_LONG)
+        self._data[key] = [kind, value]
+
+    def set_i32(self, key, value):
+        if not -0x80000000 <= value <= 0x7FFFFFFF:
+            raise OverflowError("overflow converting long int to machine word")
+        self._set(key, "i", value)
+
+    def get_i32(self, key):
+        return self._get(key, "i")
+
+    def set_blob(self, key, value):
+        if isinstance(value, str):
+            value = value.encode()
+        self._set(key, "b", bytes(value).hex())
+
+    def get_blob(self, key, buffer):
+        v = bytes.fromhex(self._get(key, "b"))
+        if len(buffer) < len(v):
+            raise OSError(*_BAD_LENGTH)
+        buffer[: len(v)] = v
+        return len(v)
+
+    def erase_key(self, key):
+        if key not in self._data:
+            raise OSError(*_NOT_FOUND)
+        del self._data[key]
+
+    def commit(self):
+        hoststate.write_atomic(self._path, json.dumps(self._data).encode())
+
+
+def _partition_table():
+    """Partitions of boards/esp32_generic/partitions.csv: (label, type, subtype, offset, size)."""
+    rows = []
+    with open(hoststate.BOARD_DIR + "/../esp32_generic/partitions.csv") as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            label, ptype, subtype, offset, size = [x.strip() for x in line.split(",")[:5]]
+            rows.append((label, _number(ptype, _TYPES), _number(subtype, _SUBTYPES), int(offset, 0), _size(size)))
+    return rows
+
+
+_TYPES = {"app": 0, "data": 1}
+_SUBTYPES = {"factory": 0, "ota_0": 0x10, "ota_1": 0x11, "ota": 0, "phy": 1, "nvs": 2, "fat": 0x81, "spiffs": 0x82}
+
+
+def _number(text, names):
+    return names[text] if text in names else int(text, 0)
+
+
+def _size(text):
+    if text[-1] in "KM":
+        return int(text[:-1], 0) * (1024 if text[-1] == "K" else 1024 * 1024)
+    return int(text, 0)
+
+
+class Partition:
+    """A flash partition as a file: erased bytes read 0xFF; a write without erase can only clear bits."""
+
+    BOOT = 0
+    RUNNING = 1
+    TYPE_APP = 0
+    TYPE_DATA = 1
+
+    def __init__(self, id, block_size=4096):
+        if id == Partition.BOOT or id == Partition.RUNNING:
+            id = _boot_label() if id == Partition.BOOT else "ota_0"
+        for row in _partition_table():
+            if row[0] == id:
+                self._row = row
+                break
+        else:
+            raise ValueError("partition not found")
+        self._bs = block_size
+        self._file = hoststate.path("flash", id + ".bin")
+
+    @staticmethod
+    def find(type=TYPE_APP, subtype=0xFF, label=None):
+        return [
+            Partition(row[0])
+            for row in _partition_table()
+            if row[1] == type and (subtype == 0xFF or row[2] == subtype) and (label is None or row[0] == label)
+        ]
+
+    def info(self):
+        label, ptype, subtype, offset, size = self._row
+        return (ptype, subtype, offset, size, label, False)
+
+    def _read(self, pos, n):
+        data = b""
+        try:
+            with open(self._file, "rb") as f:
+                f.seek(pos)
+                data = f.read(n)
+        except OSError:
+            pass
+        return data + b"\xff" * (n - len(data))
+
+    def _write(self, pos, data):
+        size = self._row[4]
+        if pos < 0 or pos + len(data) > size:
+            raise OSError(-0x102, "ESP_ERR_INVALID_ARG")
+        if not hoststate.exists(self._file):
+            hoststate.makedirs(hoststate.path("flash"))
+            with open(self._file, "wb") as f:
+                f.write(b"\xff" * size)
+        with open(self._file, "r+b") as f:
+            f.seek(pos)
+            f.write(data)
+
+    def readblocks(self, block_num, buf, offset=0):
+        pos = block_num * self._bs + offset
+        if pos < 0 or pos + len(buf) > self._row[4]:
+            raise OSError(-0x102, "ESP_ERR_INVALID_ARG")
+        buf[:] = self._read(pos, len(buf))
+
+    def writeblocks(self, block_num, buf, offset=None):
+        pos = block_num * self._bs + (offset or 0)
+        data = bytes(buf)
+        if offset is None:
+            for b in range(len(data) // self._bs + (1 if len(data) % self._bs else 0)):
+                self.ioctl(6, block_num + b)
+        old = self._read(pos, len(data))
+        if old != b"\xff" * len(data):
+            data = bytes(a & b for a, b in zip(old, data))
+        self._write(pos, data)
+
+    def ioctl(self, op, arg=None):
+        if op == 4:
+            return self._row[4] // self._bs
+        if op == 5:
+            return self._bs
+        if op == 6:
+            self._write(arg * self._bs, b"\xff" * self._bs)
+        return 0
+
+    def set_boot(self):
+        if self._row[1] != Partition.TYPE_APP:
+            raise OSError(-0x102, "ESP_ERR_INVALID_ARG")
+        hoststate.write_atomic(hoststate.path("flash", "otadata"), self._row[0].encode())
+
+    def get_next_update(self):
+        running = _boot_label()
+        apps = [row[0] for row in _partition_table() if row[1] == Partition.TYPE_APP and row[0].startswith("ota_")]
+        if len(apps) < 2:
+            raise OSError(2)  # ENOENT
+        return Partition(apps[(apps.index(running) + 1) % len(apps)] if running in apps else apps[0])
+
+    @classmethod
+    def mark_app_valid_cancel_rollback(cls):
+        pass
+
+
+def _boot_label():
+    v = hoststate.read(hoststate.path("flash", "otadata"))
+    return v.decode() if v else "ota_0"

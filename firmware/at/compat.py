@@ -1,0 +1,85 @@
+"""What MicroPython and CPython really do differently: ticks, poll results, exception printing."""
+import gc
+import sys
+import select
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(x):
+        return x
+
+
+try:
+    from time import ticks_ms, ticks_diff, ticks_add, sleep_ms
+except ImportError:  # CPython (host tests)
+    import time as _time
+
+    def ticks_ms():
+        return int(_time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def ticks_add(a, delta):
+        return a + delta
+
+    def sleep_ms(ms):
+        _time.sleep(ms / 1000)
+
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+
+def mem_free():
+    """Free Python heap in bytes after a collection; CPython has no fixed heap and reports 0."""
+    if not MICROPYTHON:
+        return 0
+    gc.collect()
+    return gc.mem_free()
+
+
+def print_exc(e):
+    """Print a traceback to the console (UART0 on the chip, stderr on a laptop)."""
+    if MICROPYTHON:
+        sys.print_exception(e)
+    else:
+        import traceback
+
+        traceback.print_exception(type(e), e, e.__traceback__)
+
+
+def generator_result(stop):
+    """The value a finished generator returned (StopIteration.value on both interpreters)."""
+    return stop.args[0] if stop.args else None
+
+
+class Poller:
+    """select.poll that always reports (object, events): CPython reports file descriptors instead."""
+
+    def __init__(self):
+        self._p = select.poll()
+        self._objs = {}
+
+    def register(self, obj, mask):
+        if MICROPYTHON:
+            self._p.register(obj, mask)
+        else:
+            fd = obj.fileno()
+            self._objs[fd] = obj
+            self._p.register(fd, mask)
+
+    def unregister(self, obj):
+        if MICROPYTHON:
+            self._p.unregister(obj)
+        else:
+            fd = obj.fileno()
+            self._objs.pop(fd, None)
+            self._p.unregister(fd)
+
+    def poll(self, timeout_ms):
+        ready = self._p.poll(timeout_ms)
+        if MICROPYTHON:
+            return ready
+        return [(self._objs[fd], ev) for fd, ev in ready]

@@ -1,0 +1,380 @@
+"""The engine: frames UART input into lines, dispatches them through the table, and runs the modes.
+
+Command mode: lines end with CR LF (a lone CR or LF too) and are at most 256 bytes.
+Data-input mode: a command asks for exactly N raw bytes after a '>' prompt (``receive``).
+Passthrough mode: UART bytes go to a sink in chunks until a lone '+++' framed by silence (``passthrough``).
+
+A handler returns None (OK), False (ERROR), DONE (it wrote its own result), raises AtError, or is a
+generator: the engine steps it between polls (it yields how many ms to sleep, None for "soon"),
+meanwhile input gets ``busy p...`` and URCs wait until the command has finished.
+"""
+import select
+import machine
+from at import parser, table
+from at.compat import const, ticks_ms, ticks_diff, ticks_add, Poller, print_exc, generator_result, mem_free
+from at.parser import AtError, TEST, QUERY, SET, EXEC, LOOSE
+
+DONE = const(1)
+
+LINE_MAX = const(256)
+URC_MAX = const(16)
+BUF_SIZE = const(2048)
+GUARD_MS = const(20)  # silence around '+++'
+IDLE_MS = const(100)
+
+_LINE = const(0)
+_DATA = const(1)
+_PASS = const(2)
+
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+BUSY = b"\r\nbusy p...\r\n"
+PROMPT = b"\r\nOK\r\n\r\n>"
+_FORCE_RST = b"AT+RST"
+_PREFIX = {TEST: "t_", QUERY: "q_", SET: "s_", EXEC: "e_"}
+_GENERATOR = type((lambda: (yield))())
+
+
+class Engine:
+    def __init__(self, uart, store):
+        self.uart = uart
+        self.store = store
+        self.uart_cfg = None  # (baud, databits, stopbits, parity, flow) as AT numbers them
+        self.echo = True
+        self.syslog = False
+        self.sysmsg = 0
+        self.min_free = mem_free()
+        self.urc_dropped = 0
+        self.transintvl = GUARD_MS  # passthrough flush interval, ms
+        self._rx = bytearray(256)
+        self._line = bytearray(LINE_MAX)
+        self._n = 0
+        self._overflow = False
+        self._skip_lf = False
+        self._mode = _LINE
+        self._cmd = None
+        self._wake = 0
+        self._urcs = []
+        self._families = {}
+        self.buf = bytearray(BUF_SIZE)  # shared by data input and passthrough: never both at once
+        self._din = None
+        self._got = 0
+        self._sink = None
+        self._pn = 0  # bytes held for the passthrough sink
+        self._plus = 0  # '+' bytes held while a '+++' may be forming
+        self._last_rx = ticks_ms()
+        self._poller = Poller()
+        self._poller.register(uart, select.POLLIN)
+
+    # ---- output -------------------------------------------------------------------------------
+    def write(self, data):
+        self.uart.write(data)
+
+    def reply(self, line):
+        """Write one response line (str or bytes) with its CR LF."""
+        self.uart.write(line)
+        self.uart.write(b"\r\n")
+
+    def error(self, code=parser.E_EXEC):
+        if self.syslog:
+            self.uart.write(b"ERR CODE:0x%08x\r\n" % code)
+        self.uart.write(ERROR)
+
+    def restart(self):
+        """Reset the module once the UART has sent everything written so far."""
+        self.uart.flush()
+        machine.reset()
+
+    def urc(self, data):
+        """Queue an unsolicited message; it is written between responses, the oldest dropped when full."""
+        if len(self._urcs) >= URC_MAX:
+            self._urcs.pop(0)
+            self.urc_dropped += 1
+        self._urcs.append(data)
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def run(self):
+        while True:
+            self.step(self._timeout())
+
+    def step(self, timeout_ms):
+        for obj, _ in self._poller.poll(timeout_ms):
+            if obj is self.uart:
+                self._read_uart()
+        if self._cmd is not None and ticks_diff(ticks_ms(), self._wake) >= 0:
+            self._resume()
+        if self._mode == _PASS:
+            self._pass_idle()
+        if self._urcs and self._cmd is None and self._mode == _LINE:
+            while self._urcs:
+                self.uart.write(self._urcs.pop(0))
+
+    def _timeout(self):
+        if self._urcs and self._cmd is None and self._mode == _LINE:
+            return 0
+        t = IDLE_MS
+        now = ticks_ms()
+        if self._cmd is not None:
+            t = min(t, max(0, ticks_diff(self._wake, now)))
+        if self._mode == _PASS and (self._pn or self._plus):
+            t = min(t, max(1, self.transintvl - ticks_diff(now, self._last_rx)))
+        return t
+
+    def _read_uart(self):
+        n = self.uart.readinto(self._rx)
+        if n:
+            self.feed(memoryview(self._rx)[:n])
+
+    def feed(self, mv):
+        """Handle bytes that arrived on the UART."""
+        now = ticks_ms()
+        i = 0
+        n = len(mv)
+        if self._skip_lf:
+            self._skip_lf = False
+            if mv[0] == 10:
+                i = 1
+        while i < n:
+            if self._mode == _PASS:
+                i += self._pass_feed(mv[i:], now)
+            if self._mode == _DATA:
+                i += self._data_feed(mv[i:])
+            elif self._cmd is not None:
+                self._busy(mv[i:])
+                break
+            else:
+                i = self._line_feed(mv, i)
+        self._last_rx = now
+
+    # ---- command mode -------------------------------------------------------------------------
+    def _line_feed(self, mv, i):
+        n = len(mv)
+        j = i
+        while j < n and mv[j] != 13 and mv[j] != 10:
+            j += 1
+        end = j
+        if j < n:
+            end = j + 1
+            if mv[j] == 13:
+                if end < n and mv[end] == 10:
+                    end += 1
+                elif end == n:
+                    self._skip_lf = True
+        if self.echo:
+            self.uart.write(mv[i:end])
+        k = j - i
+        if self._overflow or self._n + k > LINE_MAX:
+            self._overflow = True
+        else:
+            self._line[self._n : self._n + k] = mv[i:j]
+            self._n += k
+        if j < n:
+            self._end_line()
+        return end
+
+    def _end_line(self):
+        n = self._n
+        self._n = 0
+        if self._overflow:
+            self._overflow = False
+            self.error(parser.E_LENGTH)
+        elif n:
+            self.execute(bytes(self._line[:n]))
+
+    def _busy(self, mv):
+        data = bytes(mv)
+        if _FORCE_RST + b"\r" in data or _FORCE_RST + b"\n" in data:
+            self.write(b"\r\nWill force to restart!!!\r\n")
+            self.restart()
+        if self.syslog:
+            self.uart.write(b"ERR CODE:0x%08x\r\n" % parser.E_BUSY)
+        self.uart.write(BUSY)
+
+    def family(self, name):
+        """The family module ``cmds.<name>``, imported on first use."""
+        mod = self._families.get(name)
+        if mod is None:
+            mod = __import__("cmds." + name, None, None, ("_",))
+            self._families[name] = mod
+        return mod
+
+    def execute(self, line):
+        """Run one complete command line (without its terminator)."""
+        try:
+            name, form, args = parser.split_line(line)
+            entry = table.find(name)
+            if entry is None:
+                raise AtError(parser.E_UNKNOWN)
+            if not entry[2] & form:
+                raise AtError(parser.E_FORM)
+            mod = self.family(entry[1])
+            fname = table.handler_name(name)
+            fn = getattr(mod, _PREFIX[form] + fname)
+            if form == SET:
+                values = parser.parse_args(args, getattr(mod, "p_" + fname), entry[2] & LOOSE)
+                result = fn(self, *values)
+            else:
+                result = fn(self)
+        except AtError as e:
+            self.error(e.code)
+            return
+        except Exception as e:  # a bug in a family must not kill the module
+            print_exc(e)
+            self.error(parser.E_EXEC)
+            return
+        if type(result) is _GENERATOR:
+            self._cmd = result
+            self._wake = ticks_ms()
+            self._resume()
+        else:
+            self._finish(result)
+
+    def _finish(self, result):
+        if result is None:
+            self.uart.write(OK)
+        elif result is False:
+            self.error(parser.E_EXEC)
+
+    def _resume(self):
+        try:
+            delay = next(self._cmd)
+        except StopIteration as e:
+            self._cmd = None
+            self._finish(generator_result(e))
+            return
+        except AtError as e:
+            self._abort()
+            self.error(e.code)
+            return
+        except Exception as e:
+            print_exc(e)
+            self._abort()
+            self.error(parser.E_EXEC)
+            return
+        self._wake = ticks_add(ticks_ms(), 10 if delay is None else delay)
+
+    def _abort(self):
+        self._cmd = None
+        self._din = None
+        if self._mode == _DATA:
+            self._mode = _LINE
+
+    @property
+    def busy(self):
+        return self._cmd is not None
+
+    # ---- data-input mode ----------------------------------------------------------------------
+    def receive(self, n, timeout_ms, prompt=PROMPT, plus_abort=False):
+        """Generator for a command: write ``prompt``, then collect exactly ``n`` raw bytes.
+
+        Returns a memoryview of the bytes, or None on timeout or (with ``plus_abort``) a lone '+++'.
+        Bytes beyond ``n`` arriving while the command runs get ``busy p...``.
+        """
+        buf = self.buf if n <= BUF_SIZE else bytearray(n)
+        self._din = memoryview(buf)[:n]
+        self._got = 0
+        self._plus = 0
+        self._mode = _DATA
+        self.write(prompt)
+        start = ticks_ms()
+        while self._got < n:
+            if plus_abort and self._got == 3 and self._plus == 3:
+                if ticks_diff(ticks_ms(), self._last_rx) >= GUARD_MS:
+                    break
+            if ticks_diff(ticks_ms(), start) >= timeout_ms:
+                break
+            yield GUARD_MS if self._got == 3 else None
+        mv = self._din
+        self._din = None
+        self._mode = _LINE
+        return mv if self._got == n else None
+
+    def _data_feed(self, mv):
+        take = min(len(mv), len(self._din) - self._got)
+        if self._got == 0 and bytes(mv[:take]) == b"+++" and ticks_diff(ticks_ms(), self._last_rx) >= GUARD_MS:
+            self._plus = 3
+        else:
+            self._plus = 0
+        self._din[self._got : self._got + take] = mv[:take]
+        self._got += take
+        if self._got == len(self._din):
+            self._mode = _LINE  # what follows is surplus: busy
+            self._wake = ticks_ms()
+        return take
+
+    # ---- passthrough mode ---------------------------------------------------------------------
+    def passthrough(self, sink):
+        """Forward UART bytes to ``sink.send(memoryview)`` until a lone '+++', then call ``sink.exit()``.
+        The sink may end the mode itself with ``leave_passthrough()``.
+
+        Bytes go in chunks of up to 2048, or after ``transintvl`` ms of silence.
+        """
+        self._sink = sink
+        self._pn = 0
+        self._plus = 0
+        self._mode = _PASS
+
+    def _pass_feed(self, mv, now):
+        """Take passthrough bytes; returns how many were consumed (0 when a held '+++' ends the mode)."""
+        quiet = ticks_diff(now, self._last_rx) >= GUARD_MS
+        if self._plus and quiet:
+            if self._plus == 3:
+                self._plus = 0
+                self._pass_flush()
+                self.leave_passthrough()
+                return 0
+            self._spill_plus()
+        n = len(mv)
+        i = 0
+        if self._plus or (quiet and mv[0] == 43):
+            while i < n and mv[i] == 43 and self._plus < 3:
+                self._plus += 1
+                i += 1
+            if i < n:
+                self._spill_plus()
+        buf = self.buf
+        while i < n:
+            take = min(n - i, BUF_SIZE - self._pn)
+            buf[self._pn : self._pn + take] = mv[i : i + take]
+            self._pn += take
+            i += take
+            if self._pn == BUF_SIZE:
+                self._pass_flush()
+        return n
+
+    def _spill_plus(self):
+        p = self._plus
+        self._plus = 0
+        for _ in range(p):
+            self.buf[self._pn] = 43
+            self._pn += 1
+            if self._pn == BUF_SIZE:
+                self._pass_flush()
+
+    def _pass_idle(self):
+        quiet = ticks_diff(ticks_ms(), self._last_rx)
+        if self._plus == 3 and quiet >= GUARD_MS:
+            self._plus = 0
+            self._pass_flush()
+            self.leave_passthrough()
+            return
+        if self._plus and self._plus < 3 and quiet >= GUARD_MS:
+            self._spill_plus()  # pluses too slow to be '+++': they are data
+        if self._pn and quiet >= self.transintvl:
+            self._pass_flush()
+
+    def _pass_flush(self):
+        if self._pn and self._sink is not None:
+            self._sink.send(memoryview(self.buf)[: self._pn])
+        self._pn = 0
+
+    def leave_passthrough(self):
+        sink = self._sink
+        self._sink = None
+        self._mode = _LINE
+        if sink is not None:
+            sink.exit()
+
+    @property
+    def in_passthrough(self):
+        return self._mode == _PASS

@@ -1,0 +1,180 @@
+"""One parser for every profile: an AT line into (name, form, arguments), and arguments by a declared spec.
+
+Rules (esp-at): the prefix is upper-case ``AT``; names are case-insensitive; strings are double-quoted
+with ``\\`` escapes (any escaped byte stands for itself, so ``\\,`` ``\\"`` ``\\\\`` work); an empty field
+means "omitted"; a trailing comma is allowed. Spaces after commas are skipped. *Loose* commands
+(Alibaba, cellular) also take unquoted strings.
+"""
+from at.compat import const
+
+# Forms of a command: bits of the table's form mask.
+TEST = const(1)  # AT+X=?
+QUERY = const(2)  # AT+X?
+SET = const(4)  # AT+X=...
+EXEC = const(8)  # AT+X
+LOOSE = const(16)  # table flag: unquoted strings allowed
+
+# Parameter kinds.
+INT = const(0)
+STR = const(1)
+HEX = const(2)
+
+# esp-at error sub-codes (category 0x01, reference §3): ERR CODE = 0x01SSEEEE.
+E_NO_PREFIX = const(0x01030000)
+E_LENGTH = const(0x01040000)
+E_TYPE = const(0x01050000)
+E_COUNT = const(0x01060000)
+E_INVALID = const(0x01070000)
+E_PARSE = const(0x01080000)
+E_UNKNOWN = const(0x01090000)
+E_EXEC = const(0x010A0000)
+E_BUSY = const(0x010B0000)
+E_FORM = const(0x010C0000)
+
+
+class AtError(Exception):
+    """A command failed; ``code`` is the esp-at ERR CODE shown when AT+SYSLOG=1."""
+
+    def __init__(self, code=E_EXEC):
+        super().__init__(code)
+        self.code = code
+
+
+def num(lo, hi, opt=False):
+    """An integer parameter in [lo, hi]."""
+    return (INT, lo, hi, opt)
+
+
+def text(maxlen, minlen=0, opt=False):
+    """A string parameter of minlen..maxlen bytes (UTF-8)."""
+    return (STR, minlen, maxlen, opt)
+
+
+def hexstr(maxbytes, opt=False):
+    """A string of hex digits, delivered as bytes."""
+    return (HEX, 0, maxbytes, opt)
+
+
+def split_line(line):
+    """Return (name, form, argument bytes) of a complete line without its terminator.
+
+    ``name`` is upper case without the ``AT`` prefix (``"+GMR"``, ``"E0"``, ``""`` for a bare AT).
+    """
+    if line[:2] != b"AT":
+        raise AtError(E_NO_PREFIX)
+    rest = line[2:]
+    args = b""
+    if rest.endswith(b"=?"):
+        form, name = TEST, rest[:-2]
+    elif rest.endswith(b"?") and b"=" not in rest:
+        form, name = QUERY, rest[:-1]
+    else:
+        eq = rest.find(b"=")
+        if eq < 0:
+            form, name = EXEC, rest
+        else:
+            form, name, args = SET, rest[:eq], rest[eq + 1 :]
+    name = bytes(name).strip().upper()
+    for c in name:
+        # A name is '+' then letters, digits and _ ! % - . / : (esp-at naming rules).
+        if not (65 <= c <= 90 or 48 <= c <= 57 or c in b"+_!%-./:"):
+            raise AtError(E_PARSE)
+    return name.decode(), form, args
+
+
+def _fields(s):
+    """Split argument bytes into fields: (quoted: bool, raw bytes), honouring quotes and escapes."""
+    out = []
+    i = 0
+    n = len(s)
+    while True:
+        while i < n and s[i] == 32:
+            i += 1
+        if i < n and s[i] == 34:  # quoted string
+            i += 1
+            val = bytearray()
+            while True:
+                if i >= n:
+                    raise AtError(E_PARSE)
+                c = s[i]
+                if c == 92:  # backslash: the next byte stands for itself
+                    i += 1
+                    if i >= n:
+                        raise AtError(E_PARSE)
+                    c = s[i]
+                elif c == 34:
+                    i += 1
+                    break
+                val.append(c)
+                i += 1
+            while i < n and s[i] == 32:
+                i += 1
+            if i < n and s[i] != 44:
+                raise AtError(E_PARSE)
+            out.append((True, bytes(val)))
+        else:
+            j = s.find(b",", i)
+            if j < 0:
+                j = n
+            out.append((False, bytes(s[i:j]).strip()))
+            i = j
+        if i >= n:
+            return out
+        i += 1  # the comma
+
+
+def _decode(raw, index):
+    try:
+        return raw.decode()
+    except (UnicodeError, ValueError):
+        raise AtError(E_TYPE | index)
+
+
+def _integer(raw, index):
+    digits = raw[1:] if raw[:1] == b"-" else raw
+    if not digits or not digits.isdigit():
+        raise AtError(E_TYPE | index)
+    return int(raw)
+
+
+def parse_args(s, spec, loose=False):
+    """Parse argument bytes by ``spec`` (a tuple of num/text/hexstr); omitted fields become None."""
+    fields = _fields(s)
+    need = len(spec)
+    while len(fields) > need and fields[-1] == (False, b""):
+        fields.pop()  # trailing commas
+    if len(fields) > need:
+        raise AtError(E_COUNT | need << 8 | len(fields))
+    values = []
+    for index in range(need):
+        kind, lo, hi, opt = spec[index]
+        quoted, raw = fields[index] if index < len(fields) else (False, b"")
+        if not quoted and not raw:
+            if not opt:
+                raise AtError(E_COUNT | need << 8 | len(fields))
+            values.append(None)
+            continue
+        if kind == INT:
+            if quoted:
+                raise AtError(E_TYPE | index)
+            v = _integer(raw, index)
+            if v < lo or v > hi:
+                raise AtError(E_INVALID | index)
+        else:
+            if not quoted and not loose:
+                raise AtError(E_TYPE | index)
+            if kind == HEX:
+                if len(raw) % 2:
+                    raise AtError(E_TYPE | index)
+                try:
+                    v = bytes.fromhex(_decode(raw, index))
+                except ValueError:
+                    raise AtError(E_TYPE | index)
+                size = len(v)
+            else:
+                v = _decode(raw, index)
+                size = len(raw)
+            if size < lo or size > hi:
+                raise AtError(E_LENGTH | index)
+        values.append(v)
+    return values

@@ -1,0 +1,1 @@
+"""Command families: the thin place where a parsed AT line meets a client or a radio."""

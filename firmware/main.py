@@ -1,0 +1,33 @@
+"""Boot: read the board config, open the AT UART, print ready, run the loop."""
+import os
+import machine
+import boardcfg
+from at.engine import Engine
+from at.parser import AtError
+from at.store import Store
+from cmds.basic import saved_uart, uart_config
+
+
+def main():
+    store = Store(boardcfg.NVS_NAMESPACE)
+    cfg = saved_uart(store)
+    try:
+        kwargs = uart_config(cfg)
+    except AtError:
+        cfg = boardcfg.UART_DEFAULT
+        kwargs = uart_config(cfg)
+    kwargs.update(boardcfg.UART_PINS)
+    uart = machine.UART(boardcfg.AT_UART, rxbuf=boardcfg.UART_RXBUF, txbuf=boardcfg.UART_TXBUF, **kwargs)
+    at = Engine(uart, store)
+    at.uart_cfg = cfg
+    at.sysmsg = store.get_int("sysmsg", 0)
+    try:
+        os.mkdir(boardcfg.FS_ROOT)
+    except OSError:
+        pass  # exists
+    at.write(b"\r\nready\r\n")
+    print("upy-at: ready on UART%d" % boardcfg.AT_UART)
+    at.run()
+
+
+main()
