@@ -1,0 +1,24 @@
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# Unit tests import the firmware directly, with the host board's hardware modules.
+for path in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host"), HERE):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from harness import Emulator, INTERPRETERS  # noqa: E402
+
+
+@pytest.fixture(params=INTERPRETERS)
+def interp(request):
+    return request.param
+
+
+@pytest.fixture
+def emu(interp):
+    with Emulator(interp) as e:
+        yield e
