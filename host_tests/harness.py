@@ -156,6 +156,7 @@ def run_transcript(emu, path):
     ``< TEXT``       the next non-empty line is exactly TEXT
     ``<~ REGEX``     the next non-empty line matches REGEX (whole line)
     ``<< BYTES``     the next bytes are exactly BYTES (escapes as above)
+    ``<* TEXT``      skip lines until one is exactly TEXT
     ``<none``        nothing more arrives for 0.3 s
     ``wait SECONDS`` pause
     ``reboot``       the module restarts: wait for ``ready``
@@ -167,27 +168,37 @@ def run_transcript(emu, path):
             if not line.strip() or line.startswith("#"):
                 continue
             where = "%s:%d: %s" % (os.path.basename(path), number, line)
-            op, _, arg = line.partition(" ")
-            if op == ">":
-                emu.send(arg.encode() + b"\r\n")
-            elif op == ">>":
-                emu.send(unescape(arg))
-            elif op == "<":
-                got = emu.line()
-                assert got == arg.encode(), "%s\n  got: %r" % (where, got)
-            elif op == "<~":
-                got = emu.line()
-                assert re.fullmatch(arg.encode(), got), "%s\n  got: %r" % (where, got)
-            elif op == "<<":
-                want = unescape(arg)
-                got = emu.read_exact(len(want))
-                assert got == want, "%s\n  got: %r" % (where, got)
-            elif op == "<none":
-                got = emu.drain(0.3)
-                assert not got, "%s\n  got: %r" % (where, got)
-            elif op == "wait":
-                time.sleep(float(arg))
-            elif op == "reboot":
-                emu.read_until(b"ready\r\n", 15)
-            else:
-                raise ValueError("%s: unknown transcript operation" % where)
+            try:
+                _step(emu, line, where)
+            except Timeout as e:
+                raise Timeout("%s\n  %s" % (where, e))
+
+
+def _step(emu, line, where):
+    op, _, arg = line.partition(" ")
+    if op == ">":
+        emu.send(arg.encode() + b"\r\n")
+    elif op == ">>":
+        emu.send(unescape(arg))
+    elif op == "<":
+        got = emu.line()
+        assert got == arg.encode(), "%s\n  got: %r" % (where, got)
+    elif op == "<~":
+        got = emu.line()
+        assert re.fullmatch(arg.encode(), got), "%s\n  got: %r" % (where, got)
+    elif op == "<*":
+        while emu.line() != arg.encode():
+            pass
+    elif op == "<<":
+        want = unescape(arg)
+        got = emu.read_exact(len(want))
+        assert got == want, "%s\n  got: %r" % (where, got)
+    elif op == "<none":
+        got = emu.drain(0.3)
+        assert not got, "%s\n  got: %r" % (where, got)
+    elif op == "wait":
+        time.sleep(float(arg))
+    elif op == "reboot":
+        emu.read_until(b"ready\r\n", 15)
+    else:
+        raise ValueError("%s: unknown transcript operation" % where)

@@ -20,6 +20,7 @@ LINE_MAX = const(256)
 URC_MAX = const(16)
 BUF_SIZE = const(2048)
 GUARD_MS = const(20)  # silence around '+++'
+CR_WAIT_MS = const(5)  # how long a CR that ends a read waits for its LF
 IDLE_MS = const(100)
 
 _LINE = const(0)
@@ -50,7 +51,7 @@ class Engine:
         self._line = bytearray(LINE_MAX)
         self._n = 0
         self._overflow = False
-        self._skip_lf = False
+        self._cr_wait = False  # a line ended by CR waits briefly for the LF of a CR LF
         self._mode = _LINE
         self._cmd = None
         self._wake = 0
@@ -101,6 +102,9 @@ class Engine:
         for obj, _ in self._poller.poll(timeout_ms):
             if obj is self.uart:
                 self._read_uart()
+        if self._cr_wait and ticks_diff(ticks_ms(), self._last_rx) >= CR_WAIT_MS:
+            self._cr_wait = False
+            self._end_line()
         if self._cmd is not None and ticks_diff(ticks_ms(), self._wake) >= 0:
             self._resume()
         if self._mode == _PASS:
@@ -112,7 +116,7 @@ class Engine:
     def _timeout(self):
         if self._urcs and self._cmd is None and self._mode == _LINE:
             return 0
-        t = IDLE_MS
+        t = CR_WAIT_MS if self._cr_wait else IDLE_MS
         now = ticks_ms()
         if self._cmd is not None:
             t = min(t, max(0, ticks_diff(self._wake, now)))
@@ -130,10 +134,13 @@ class Engine:
         now = ticks_ms()
         i = 0
         n = len(mv)
-        if self._skip_lf:
-            self._skip_lf = False
+        if self._cr_wait:
+            self._cr_wait = False
             if mv[0] == 10:
+                if self.echo:
+                    self.uart.write(b"\n")
                 i = 1
+            self._end_line()
         while i < n:
             if self._mode == _PASS:
                 i += self._pass_feed(mv[i:], now)
@@ -159,7 +166,7 @@ class Engine:
                 if end < n and mv[end] == 10:
                     end += 1
                 elif end == n:
-                    self._skip_lf = True
+                    self._cr_wait = True
         if self.echo:
             self.uart.write(mv[i:end])
         k = j - i
@@ -168,7 +175,7 @@ class Engine:
         else:
             self._line[self._n : self._n + k] = mv[i:j]
             self._n += k
-        if j < n:
+        if j < n and not self._cr_wait:
             self._end_line()
         return end
 

@@ -74,7 +74,7 @@ def split_line(line):
             form, name = EXEC, rest
         else:
             form, name, args = SET, rest[:eq], rest[eq + 1 :]
-    name = bytes(name).strip().upper()
+    name = bytes(name).replace(b" ", b"").upper()  # seed 000 writes "AT+ IWIFICONNECT = ..."
     for c in name:
         # A name is '+' then letters, digits and _ ! % - . / : (esp-at naming rules).
         if not (65 <= c <= 90 or 48 <= c <= 57 or c in b"+_!%-./:"):

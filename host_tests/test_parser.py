@@ -1,0 +1,125 @@
+"""The one parser: lines into (name, form, args) and arguments by declared specs (esp-at rules)."""
+import pytest
+
+from at import parser, table
+from at.parser import AtError, num, text, hexstr, parse_args, split_line, TEST, QUERY, SET, EXEC
+
+
+def code(fn, *args):
+    with pytest.raises(AtError) as e:
+        fn(*args)
+    return e.value.code
+
+
+@pytest.mark.parametrize("line, want", [
+    (b"AT", ("", EXEC, b"")),
+    (b"AT+GMR", ("+GMR", EXEC, b"")),
+    (b"AT+gmr", ("+GMR", EXEC, b"")),
+    (b"AT+UART_CUR?", ("+UART_CUR", QUERY, b"")),
+    (b"AT+GCMR=?", ("+GCMR", TEST, b"")),
+    (b"AT+CWJAP=\"a=b?\",\"p\"", ("+CWJAP", SET, b"\"a=b?\",\"p\"")),
+    (b"ATE0", ("E0", EXEC, b"")),
+    (b"AT+ IWIFICONNECT = x", ("+IWIFICONNECT", SET, b" x")),
+])
+def test_split_line(line, want):
+    assert split_line(line) == want
+
+
+@pytest.mark.parametrize("line", [b"at", b"At+GMR", b"XAT", b"", b"+GMR"])
+def test_the_prefix_must_be_upper_case_at(line):
+    assert code(split_line, line) == parser.E_NO_PREFIX
+
+
+def test_a_name_with_foreign_bytes_is_a_parse_error():
+    assert code(split_line, b"AT+G\xffMR") == parser.E_PARSE
+
+
+SPEC = (num(0, 10), text(8), num(1, 3, True), text(4, opt=True))
+
+
+def test_integers_strings_and_omitted_fields():
+    assert parse_args(b'5,"abc"', SPEC) == [5, "abc", None, None]
+    assert parse_args(b'5,"abc",,"x"', SPEC) == [5, "abc", None, "x"]
+    assert parse_args(b'0, "abc", 3', SPEC) == [0, "abc", 3, None]  # spaces after commas
+    assert parse_args(b'5,"abc",2,', SPEC) == [5, "abc", 2, None]  # trailing comma
+    assert parse_args(b'5,""', SPEC) == [5, "", None, None]  # "" is present, not omitted
+
+
+def test_escapes_in_quoted_strings():
+    spec = (text(32),)
+    assert parse_args(b'"comma\\,backslash\\\\ssid"', spec) == ["comma,backslash\\ssid"]
+    assert parse_args(b'"say \\"hi\\""', spec) == ['say "hi"']
+    assert parse_args(b'"\\a\\b"', spec) == ["ab"]  # any escaped byte stands for itself
+
+
+def test_count_errors_carry_need_and_given():
+    assert code(parse_args, b'1,"a",2,"b",5', SPEC) == parser.E_COUNT | 4 << 8 | 5
+    assert code(parse_args, b"", SPEC) == parser.E_COUNT | 4 << 8 | 1
+    assert code(parse_args, b',"a"', SPEC) == parser.E_COUNT | 4 << 8 | 2  # mandatory omitted
+
+
+def test_type_range_and_length_errors_carry_the_index():
+    assert code(parse_args, b'"5","a"', SPEC) == parser.E_TYPE | 0
+    assert code(parse_args, b"5,abc", SPEC) == parser.E_TYPE | 1  # unquoted string, strict command
+    assert code(parse_args, b'11,"a"', SPEC) == parser.E_INVALID | 0
+    assert code(parse_args, b'-1,"a"', SPEC) == parser.E_INVALID | 0
+    assert code(parse_args, b'1x,"a"', SPEC) == parser.E_TYPE | 0
+    assert code(parse_args, b'1,"123456789"', SPEC) == parser.E_LENGTH | 1
+    assert code(parse_args, b'99999999999999999999999,"a"', SPEC) == parser.E_INVALID | 0
+
+
+def test_malformed_quotes_are_parse_errors():
+    assert code(parse_args, b'1,"abc', SPEC) == parser.E_PARSE
+    assert code(parse_args, b'1,"abc\\', SPEC) == parser.E_PARSE
+    assert code(parse_args, b'1,"ab"c', SPEC) == parser.E_PARSE
+
+
+def test_loose_commands_take_unquoted_values_and_spaces():
+    spec = (text(32), text(32), num(0, 1, True))
+    assert parse_args(b" demo_ssid,demo_passwd, 0", spec, loose=True) == ["demo_ssid", "demo_passwd", 0]
+    assert parse_args(b'"quoted",bare', spec, loose=True) == ["quoted", "bare", None]
+
+
+def test_hex_strings():
+    spec = (hexstr(4),)
+    assert parse_args(b'"0aFF"', spec) == [b"\x0a\xff"]
+    assert code(parse_args, b'"0aF"', spec) == parser.E_TYPE | 0
+    assert code(parse_args, b'"zz"', spec) == parser.E_TYPE | 0
+    assert code(parse_args, b'"0102030405"', spec) == parser.E_LENGTH | 0
+
+
+def test_invalid_utf8_in_a_string_is_a_type_error():
+    assert code(parse_args, b'1,"\xff\xfe"', SPEC) == parser.E_TYPE | 1
+
+
+# ---- the table ----------------------------------------------------------------------------------
+def test_table_is_sorted_and_unique():
+    names = [row[0] for row in table.TABLE]
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize("row", table.TABLE, ids=[r[0] or "AT" for r in table.TABLE])
+def test_every_form_in_the_table_has_its_handler_and_spec(row):
+    name, family, forms, summary = row
+    mod = __import__("cmds." + family, None, None, ("_",))
+    fname = table.handler_name(name)
+    for bit, prefix in ((TEST, "t_"), (QUERY, "q_"), (SET, "s_"), (EXEC, "e_")):
+        assert callable(getattr(mod, prefix + fname, None)) == bool(forms & bit), prefix + fname
+    assert hasattr(mod, "p_" + fname) == bool(forms & SET)
+    assert summary
+
+
+def test_every_handler_is_in_the_table():
+    for family in {row[1] for row in table.TABLE}:
+        mod = __import__("cmds." + family, None, None, ("_",))
+        for attr in dir(mod):
+            if attr[:2] in ("t_", "q_", "s_", "e_") and callable(getattr(mod, attr)):
+                entries = [r for r in table.TABLE if table.handler_name(r[0]) == attr[2:]]
+                assert entries and entries[0][1] == family, attr
+
+
+def test_find():
+    assert table.find("+GMR")[1] == "basic"
+    assert table.find("") is not None
+    assert table.find("+NOPE") is None
