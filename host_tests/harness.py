@@ -45,7 +45,11 @@ class Emulator:
         self.fd = os.open(self.port, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self.fd, termios.TCSANOW)  # TCSAFLUSH would drop the pending "ready"
         self.buf = b""
-        self.read_until(b"ready\r\n")
+        try:
+            self.read_until(b"ready\r\n")
+        except Timeout:
+            self.close()
+            raise
 
     # ---- raw bytes ------------------------------------------------------------------------------
     def send(self, data):
