@@ -66,8 +66,8 @@ class UART(io.IOBase):
         self._poll.register(self._f, select.POLLIN)
         self._out = select.poll()
         self._out.register(self._f, select.POLLOUT)
-        self.id = id
-        self.dropped = 0
+        self._id = id
+        self._dropped = 0  # bytes written while nobody drained the pty
         self.init(baudrate, bits, parity, stop, flow=flow or 0)
 
     def init(self, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None, rts=None, cts=None,
@@ -129,7 +129,7 @@ class UART(io.IOBase):
             if n:
                 done += n
             elif not self._out.poll(2000):
-                self.dropped += len(mv) - done
+                self._dropped += len(mv) - done
                 break
         return len(mv)
 

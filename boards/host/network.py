@@ -58,6 +58,7 @@ class WLAN:
             mac = bytearray(b"\x24\x0a\xc4\x00\x00\x01")
             mac[5] += interface_id
             obj._config = {"mac": bytes(mac), "txpower": 19.5, "pm": WLAN.PM_PERFORMANCE, "reconnects": -1}
+            obj._ifconfig = ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
             WLAN._ifaces[interface_id] = obj
         return obj
 
@@ -91,5 +92,7 @@ class WLAN:
             return None
         return STAT_IDLE
 
-    def ifconfig(self, config=None):
-        return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
+    def ifconfig(self, ip_mask_gateway_dns=None):
+        if ip_mask_gateway_dns is None:
+            return self._ifconfig
+        self._ifconfig = tuple(ip_mask_gateway_dns)
