@@ -269,7 +269,10 @@ def _flash_write(at, part, offset, length):
     data = yield from at.receive(length, 10000, b"\r\n>")
     if data is None:
         return False
-    part.writeblocks(offset // _SECTOR, data, offset % _SECTOR)
+    try:
+        part.writeblocks(offset // _SECTOR, data, offset % _SECTOR)
+    except OSError:
+        return False
     return None
 
 
@@ -291,13 +294,19 @@ def _size(path):
 
 
 def s_fs(at, fstype, op, name, offset, length):
-    path = _path(name)
+    try:
+        return _fs(at, op, name, _path(name), offset, length)
+    except OSError:
+        raise AtError(E_EXEC)
+
+
+def _fs(at, op, name, path, offset, length):
+    if (op == 4) != (name == "."):
+        raise AtError(E_INVALID | 2)  # only the root directory can be listed, and only listed
     if op == 4:
         for entry in sorted(os.listdir(path)):
             at.reply("+FS:" + entry)
         return None
-    if name == ".":
-        raise AtError(E_INVALID | 2)
     if op == 0:
         _size(path)
         os.remove(path)
@@ -328,7 +337,10 @@ def _file_write(at, path, offset, length):
     data = yield from at.receive(length, 10000, b"\r\n>")
     if data is None:
         return False
-    with open(path, "r+b" if size else "wb") as f:
-        f.seek(offset)
-        f.write(data)
+    try:
+        with open(path, "r+b" if size else "wb") as f:
+            f.seek(offset)
+            f.write(data)
+    except OSError:
+        return False
     return None
