@@ -25,6 +25,7 @@ def main():
         os.mkdir(boardcfg.FS_ROOT)
     except OSError:
         pass  # exists
+    at.boot()
     at.write(b"\r\nready\r\n")
     print("upy-at: ready on UART%d" % boardcfg.AT_UART)
     at.run()

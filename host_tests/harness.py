@@ -161,6 +161,7 @@ def run_transcript(emu, path):
     ``<~ REGEX``     the next non-empty line matches REGEX (whole line)
     ``<< BYTES``     the next bytes are exactly BYTES (escapes as above)
     ``<* TEXT``      skip lines until one is exactly TEXT
+    ``<*~ REGEX``    skip lines until one matches REGEX
     ``<none``        nothing more arrives for 0.3 s
     ``wait SECONDS`` pause
     ``reboot``       the module restarts: wait for ``ready``
@@ -192,6 +193,9 @@ def _step(emu, line, where):
         assert re.fullmatch(arg.encode(), got), "%s\n  got: %r" % (where, got)
     elif op == "<*":
         while emu.line() != arg.encode():
+            pass
+    elif op == "<*~":
+        while not re.fullmatch(arg.encode(), emu.line()):
             pass
     elif op == "<<":
         want = unescape(arg)

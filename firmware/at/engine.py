@@ -57,6 +57,7 @@ class Engine:
         self._wake = 0
         self._urcs = []
         self._families = {}
+        self._monitors = []
         self.buf = bytearray(BUF_SIZE)  # shared by data input and passthrough: never both at once
         self._din = None
         self._got = 0
@@ -98,10 +99,28 @@ class Engine:
         while True:
             self.step(self._timeout())
 
+    def boot(self):
+        """Let the families named in the table's BOOT restore their state (e.g. rejoin the saved AP)."""
+        for name in table.BOOT:
+            try:
+                self.family(name).boot(self)
+            except Exception as e:  # a family that cannot boot must not stop the module
+                print_exc(e)
+
+    def monitor(self, fn):
+        """Call ``fn(at)`` on every pass of the loop (at least every 100 ms): link state, sockets."""
+        if fn not in self._monitors:
+            self._monitors.append(fn)
+
     def step(self, timeout_ms):
         for obj, _ in self._poller.poll(timeout_ms):
             if obj is self.uart:
                 self._read_uart()
+        for fn in self._monitors:
+            try:
+                fn(self)
+            except Exception as e:
+                print_exc(e)
         if self._cr_wait and ticks_diff(ticks_ms(), self._last_rx) >= CR_WAIT_MS:
             self._cr_wait = False
             self._end_line()

@@ -8,14 +8,40 @@ from at.parser import TEST as T, QUERY as Q, SET as S, EXEC as E, LOOSE as L
 
 TABLE = (
     ("", "basic", E, "test AT startup"),
+    ("+CIFSR", "wifi", E, "local IP and MAC addresses"),
+    ("+CIPAP", "wifi", Q | S, "SoftAP IP address"),
+    ("+CIPAPMAC", "wifi", Q | S, "SoftAP MAC address"),
+    ("+CIPSTA", "wifi", Q | S, "station IP address"),
+    ("+CIPSTAMAC", "wifi", Q | S, "station MAC address"),
     ("+CMD", "basic", Q, "list all commands and their forms"),
+    ("+CWAUTOCONN", "wifi", Q | S, "join the saved AP at power-up"),
+    ("+CWDHCP", "wifi", Q | S, "DHCP on or off"),
+    ("+CWDHCPS", "wifi", Q | S, "SoftAP DHCP lease and range"),
+    ("+CWHOSTNAME", "wifi", Q | S, "station host name"),
+    ("+CWJAP", "wifi", Q | S | E | L, "join an AP"),
+    ("+CWLAP", "wifi", S | E, "list the APs around"),
+    ("+CWLAPOPT", "wifi", S, "AT+CWLAP sorting and fields"),
+    ("+CWLIF", "wifi", E, "stations joined to the SoftAP"),
+    ("+CWMODE", "wifi", T | Q | S | L, "Wi-Fi mode: off, station, SoftAP, both"),
+    ("+CWQAP", "wifi", E | L, "leave the AP"),
+    ("+CWRECONNCFG", "wifi", Q | S, "rejoin interval and count"),
+    ("+CWSAP", "wifi", Q | S, "SoftAP configuration"),
+    ("+CWSTARTSMART", "wifi", S | E, "SmartConfig (no MicroPython API: ERROR)"),
+    ("+CWSTATE", "wifi", Q, "station state"),
+    ("+CWSTOPSMART", "wifi", E, "SmartConfig (no MicroPython API: ERROR)"),
     ("+FS", "basic", S, "filesystem: delete, write, read, size, list"),
     ("+GCMR", "system", T | E | L, "software, hardware version and build time"),
     ("+GMR", "basic", E, "version information"),
     ("+GSLP", "basic", S, "deep-sleep for <time> ms"),
+    ("+IAPCONFIGSTART", "system", T | S | L, "open the provisioning hotspot"),
+    ("+IAPCONFIGSTOP", "system", T | E | L, "close the provisioning hotspot"),
     ("+IDEFAULT", "system", T | E | L, "factory reset and restart"),
     ("+IHELP", "system", T | E | L, "list the supported commands"),
+    ("+INETSTAT", "system", T | E | L, "network state, IP and MAC"),
+    ("+IREADMAC", "system", T | E | L, "the module's MAC address"),
     ("+IREBOOT", "system", T | E | L, "restart the module"),
+    ("+IWIFICONNECT", "system", S | L, "join an AP, optionally saved"),
+    ("+MDNS", "wifi", S, "mDNS service (no MicroPython API: ERROR)"),
     ("+RESTORE", "basic", E, "factory reset and restart"),
     ("+RFPOWER", "basic", Q | S, "Wi-Fi TX power"),
     ("+RST", "basic", E, "restart the module"),
@@ -25,12 +51,19 @@ TABLE = (
     ("+SYSMSG", "basic", Q | S, "system message format"),
     ("+SYSRAM", "basic", Q, "free heap and minimum free heap"),
     ("+SYSSTORE", "basic", Q | S, "save configuration to flash or not"),
+    ("+TCSAP", "tencent", T | Q | S, "open the softAP provisioning hotspot"),
+    ("+TCSTOPSAP", "tencent", T | E, "close the softAP provisioning hotspot"),
     ("+UART", "basic", Q | S, "UART configuration, saved to flash"),
     ("+UART_CUR", "basic", Q | S, "UART configuration, not saved"),
     ("+UART_DEF", "basic", Q | S, "UART configuration, saved to flash"),
+    ("+WPS", "wifi", S, "WPS (no MicroPython API: ERROR)"),
     ("E0", "basic", E, "echo off"),
     ("E1", "basic", E, "echo on"),
 )
+
+
+# Families whose boot(at) runs at start-up, before "ready".
+BOOT = ("wifi",)
 
 
 def find(name):

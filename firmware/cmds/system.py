@@ -1,8 +1,11 @@
-"""Alibaba Cloud IoT module system commands (seed 000 §5): AT+GCMR, AT+IHELP, AT+IREBOOT, AT+IDEFAULT."""
+"""Alibaba Cloud IoT module system commands (seed 000 §5) and its device-hotspot provisioning switch (§4.3-4.4).
+
+Importing this family (on the first Alibaba command) turns on the +INETSTAT reports of network changes.
+"""
 import boardcfg
 from at import table
-from at.engine import DONE
-from cmds import basic
+from at.parser import AtError, num, text, E_INVALID
+from cmds import basic, wifi
 
 
 def t_gcmr(at):
@@ -37,3 +40,92 @@ def t_idefault(at):
 
 def e_idefault(at):
     return basic.e_restore(at)
+
+
+# ---- Wi-Fi (seed 000 §5.7-5.9) and device-hotspot provisioning (§4.3-4.4) -----------------------
+# +INETSTAT states: 1 not connected yet, 4 connected, 5 disconnected.
+_NEVER, _UP, _DOWN = 1, 4, 5
+_inet = _NEVER
+
+
+def _inetstat_line():
+    ip = wifi.sta.ifconfig()[0] if _inet == _UP else "0.0.0.0"
+    return "+INETSTAT:%d,%s,%s" % (_inet, ip, wifi.mac_text(wifi.sta.config("mac")).upper())
+
+
+def _on_link(at, state):
+    """Every network change is reported to an Alibaba MCU (once it has used one of its commands)."""
+    global _inet
+    new = _UP if state == wifi.GOT_IP else (_DOWN if _inet == _UP else _inet)
+    if new != _inet:
+        _inet = new
+        at.urc(_inetstat_line() + "\r\n")
+
+
+wifi.listeners.append(_on_link)
+
+
+def t_inetstat(at):
+    at.reply("+INETSTAT")
+
+
+def e_inetstat(at):
+    at.reply(_inetstat_line())
+
+
+def t_ireadmac(at):
+    at.reply("+IREADMAC")
+
+
+def e_ireadmac(at):
+    at.reply("+IREADMAC:" + wifi.mac_text(wifi.sta.config("mac")).upper())
+
+
+p_iwificonnect = (text(32, 1), text(64), num(0, 1, True))
+
+
+def s_iwificonnect(at, ssid, pwd, save):
+    """OK at once; +INETSTAT follows when the module has joined (the monitor reports it)."""
+    if not wifi.mode() & 1:
+        wifi.set_mode(at, wifi.mode() | 1)
+    if save:
+        at.store.put_bytes("jap_ssid", ssid)
+        at.store.put_bytes("jap_pwd", pwd)
+        at.store.put_bytes("jap_bssid", b"")
+    wifi.joined = (ssid, pwd, None)
+    wifi.joined_info = None
+    wifi._connect(ssid, pwd, None)
+
+
+_AP_PREFIX = "BL60X_uAP"  # the manual's default hotspot name prefix
+
+
+def t_iapconfigstart(at):
+    at.reply("AT+IAPCONFIGSTART= <mode>, [ap_ssid_prefix], [ap_passwd],[aes_key]")
+
+
+p_iapconfigstart = (num(0, 2), text(24, opt=True), text(64, opt=True), text(32, opt=True))
+
+
+def s_iapconfigstart(at, mode, prefix, pwd, aes_key):
+    """Mode 0 forgets the provisioned AP; mode 1 opens the device hotspot (the cloud exchange over it
+    belongs to the Alibaba profile); mode 2, plain-text provisioning, the manual marks unsupported."""
+    if mode == 0:
+        for key in ("jap_ssid", "jap_pwd", "jap_bssid"):
+            at.store.erase(key)
+        return None
+    if mode == 2 or (pwd and not 8 <= len(pwd) <= 64):
+        raise AtError(E_INVALID)
+    ssid = "%s_%s" % (prefix or _AP_PREFIX, "".join(["%02X" % b for b in wifi.ap.config("mac")[3:]]))
+    wifi.set_mode(at, wifi.mode() | 2)
+    wifi._apply_softap(ssid, pwd or "", 1, 3 if pwd else 0, 4, 0)
+    if aes_key:
+        at.store.put_bytes("iap_aes", aes_key)
+
+
+def t_iapconfigstop(at):
+    at.reply("+IBLECONFIGSTOP")  # sic: the manual's test response
+
+
+def e_iapconfigstop(at):
+    wifi.set_mode(at, wifi.mode() & 1)
