@@ -9,16 +9,20 @@ _BAD_NAME = (-0x1108, "ESP_ERR_NVS_INVALID_NAME")
 
 
 class NVS:
-    """One namespace = one JSON file; ``commit`` replaces it atomically (old or new, never torn)."""
+    """One namespace = one JSON file; ``commit`` applies this handle's changes to what the file holds now
+    and replaces it atomically (old or new, never torn), so several handles share one namespace."""
 
     def __init__(self, namespace):
         if not namespace or len(namespace) > 15:
             raise OSError(*_BAD_NAME)
         self._path = hoststate.path("nvs", namespace + ".json")
-        self._data = json.loads(hoststate.read(self._path, b"{}"))
+        self._changes = {}  # key -> [kind, value], or None when erased, until commit
+
+    def _stored(self):
+        return json.loads(hoststate.read(self._path, b"{}"))
 
     def _get(self, key, kind):
-        v = self._data.get(key)
+        v = self._changes[key] if key in self._changes else self._stored().get(key)
         if v is None or v[0] != kind:
             raise OSError(*_NOT_FOUND)
         return v[1]
@@ -26,7 +30,7 @@ class NVS:
     def _set(self, key, kind, value):
         if len(key) > 15:
             raise OSError(*_KEY_TOO_LONG)
-        self._data[key] = [kind, value]
+        self._changes[key] = [kind, value]
 
     def set_i32(self, key, value):
         if not -0x80000000 <= value <= 0x7FFFFFFF:
@@ -49,12 +53,19 @@ class NVS:
         return len(v)
 
     def erase_key(self, key):
-        if key not in self._data:
+        if (self._changes[key] if key in self._changes else self._stored().get(key)) is None:
             raise OSError(*_NOT_FOUND)
-        del self._data[key]
+        self._changes[key] = None
 
     def commit(self):
-        hoststate.write_atomic(self._path, json.dumps(self._data).encode())
+        data = self._stored()
+        for key in self._changes:
+            if self._changes[key] is None:
+                data.pop(key, None)
+            else:
+                data[key] = self._changes[key]
+        hoststate.write_atomic(self._path, json.dumps(data).encode())
+        self._changes = {}
 
 
 def _partition_table():

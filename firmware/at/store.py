@@ -56,6 +56,8 @@ class Store:
     def put_bytes(self, key, value):
         if isinstance(value, str):
             value = value.encode()
+        if len(value) > _MAX_BLOB:
+            raise ValueError("value too long")  # get_bytes could not read it back
         if self.get_bytes(key) == value:
             return
         self._nvs.set_blob(key, value)

@@ -281,7 +281,7 @@ p_fs = (num(0, 0), num(0, 4), text(64, 1), num(0, 0x7FFFFFFF, True), num(1, 0x7F
 
 
 def _path(name):
-    if "/" in name or name in ("..",):
+    if "/" in name or "\x00" in name or name == "..":
         raise AtError(E_INVALID | 2)
     return boardcfg.FS_ROOT if name == "." else boardcfg.FS_ROOT + "/" + name
 

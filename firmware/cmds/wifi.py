@@ -153,9 +153,15 @@ def watch(at):
         _watch_stations(at)
 
 
+def stations():
+    """[(mac bytes, ip or None)] joined to the SoftAP (the stub types status(param) as int; on the chip
+    status('stations') is this list)."""
+    return ap.status("stations")  # type: ignore[return-value]
+
+
 def _watch_stations(at):
     now = {}
-    for mac, ip in ap.status("stations"):
+    for mac, ip in stations():
         now[mac_text(mac)] = ip
     for mac in now:
         if mac not in _stations:
@@ -415,7 +421,7 @@ def _apply_softap(ssid, pwd, chl, ecn, max_conn, hidden):
 
 def e_cwlif(at):
     _require(2)
-    for mac, ip in ap.status("stations"):
+    for mac, ip in stations():
         if ip:
             at.reply("+CWLIF:%s,%s" % (ip, mac_text(mac)))
 
