@@ -147,8 +147,9 @@ def q_sleep(at):
     at.reply("+SLEEP:%d" % _SLEEP_PM.index(network.WLAN(network.WLAN.IF_STA).config("pm")))
 
 
-# v1.2 levels 0..11 (dBm), or the 2.x unit of 0.25 dBm in 40..84.
-_LEVEL_DBM = (19.5, 19, 18.5, 17, 15, 13, 11, 8.5, 7, 5, 2, -1)
+# v1.2 levels 0..11 (dBm), or the 2.x unit of 0.25 dBm in 40..84. Level 11 (-1 dBm) is below what the
+# ESP-IDF can set (2 dBm); as the manual warns, the power set is approximate.
+_LEVEL_DBM = (19.5, 19, 18.5, 17, 15, 13, 11, 8.5, 7, 5, 2, 2)
 p_rfpower = (num(0, 84), num(0, 7, True), num(0, 7, True), num(0, 7, True))
 
 

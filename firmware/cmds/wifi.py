@@ -248,9 +248,10 @@ def join(at, ssid, pwd, bssid, timeout_s, save=True):
     """Generator: join an AP, writing the WIFI messages as esp-at does; +CWJAP:<code> then ERROR on failure."""
     global joined, joined_info, link
     if link in (CONNECTED, GOT_IP):
-        sta.disconnect()
-        link = IDLE
         at.write(b"WIFI DISCONNECT\r\n")
+    if link != IDLE:
+        sta.disconnect()  # also cancels a rejoin under way, which would empty the scan
+        link = IDLE
     joined = (ssid, pwd, bssid)
     if save:
         store = at.store
@@ -259,10 +260,9 @@ def join(at, ssid, pwd, bssid, timeout_s, save=True):
         store.save_bytes("jap_bssid", bssid or b"")
     joined_info = _find(ssid, bssid)
     if joined_info is None:
-        link = IDLE
         at.write(b"+CWJAP:3\r\n")
         return False
-    _connect(ssid, pwd, bssid)
+    _connect(ssid, pwd, parse_mac(joined_info[0], 2))  # the AP reported is the AP joined
     start = ticks_ms()
     while True:
         status = sta.status()
