@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt requirements-stubs.txt | sha1sum | cut -c1-12)
 BUILD := build
 PORT ?= /dev/ttyUSB0
 EMULATE_ARGS ?=
@@ -12,9 +12,11 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP)
 
-$(STAMP): requirements-dev.txt
+$(STAMP): requirements-dev.txt requirements-stubs.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -rf $(VENV)/esp32-stubs
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/esp32-stubs -r requirements-stubs.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 emulate: $(STAMP)

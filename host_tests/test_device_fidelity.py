@@ -10,7 +10,6 @@
 Each check has a self-test that feeds it something wrong, so a check that can no longer fail is noticed.
 """
 import ast
-import glob
 import json
 import os
 import stat
@@ -38,11 +37,11 @@ def _tool(name):
 
 
 def _stub_dir():
-    """The venv's site-packages holding the ESP32 stubs (top-level machine.pyi …) and stdlib/ of micropython-stdlib-stubs."""
-    found = sorted(glob.glob(os.path.join(ROOT, ".venv", "lib", "python3*", "site-packages", "machine.pyi")))
-    if not found:
-        pytest.fail("ESP32 stubs not installed in .venv: run `make setup`")
-    return os.path.dirname(found[-1])
+    """.venv/esp32-stubs: the ESP32 stubs (top-level machine.pyi …) and stdlib/ of micropython-stdlib-stubs."""
+    folder = os.path.join(ROOT, ".venv", "esp32-stubs")
+    if not os.path.exists(os.path.join(folder, "machine.pyi")):
+        pytest.fail("ESP32 stubs not installed in .venv/esp32-stubs: run `make setup`")
+    return folder
 
 
 def _firmware_sources():
@@ -388,11 +387,7 @@ def _mypy(*paths, cwd=ROOT):
     cmd = [_tool("mypy"), "--config-file", MYPY_INI, "--no-error-summary", "--show-error-codes"]
     env = dict(os.environ)
     env.pop("MYPYPATH", None)
-    site = _stub_dir()
-    if not os.path.isdir(os.path.join(ROOT, ".venv", "lib", "python3.11", "site-packages", "stdlib")):
-        # mypy.ini names the python3.11 venv; on another Python point it at this venv's stub folder.
-        cmd += ["--custom-typeshed-dir", site]
-        env["MYPYPATH"] = os.pathsep.join([os.path.join(site, "stdlib"), os.path.join(site, "stubs", "mypy-extensions"), site])
+    _stub_dir()
     return subprocess.run(cmd + list(paths), cwd=cwd, env=env, capture_output=True, text=True)
 
 

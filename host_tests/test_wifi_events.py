@@ -116,3 +116,20 @@ def test_sysstore_0_keeps_wifi_settings_in_ram_only(interp):
             assert emu.drain(1.0) == b""
             assert emu.command("AT+CWMODE?") == [b"+CWMODE:1", b"OK"]
             assert emu.command("AT+CWJAP") == [b"ERROR"]
+
+
+def test_escaped_ssid_and_password(emu):
+    """Seed 004 §4.2.2: SSID ab\\,c and password 0123456789"\\ are sent as "ab\\\\,c","0123456789\\"\\\\"."""
+    assert emu.control(op="ap_add", ssid='ab,c"d\\e', password='0123456789"\\', bssid="02:00:00:00:00:07",
+                       channel=3, rssi=-40)["ok"]
+    assert emu.command("ATE0")[-1] == b"OK"
+    assert emu.command(b'AT+CWJAP="ab\\,c\\"d\\\\e","0123456789\\"\\\\"') == [b"WIFI CONNECTED", b"WIFI GOT IP", b"OK"]
+    assert emu.command("AT+CWJAP?") == [b'+CWJAP:"ab,c"d\\e","02:00:00:00:00:07",3,-40', b"OK"]
+
+
+def test_a_join_that_takes_too_long_answers_cwjap_1(emu):
+    assert emu.control(op="set", join_ms=20000)["ok"]
+    assert emu.command("ATE0")[-1] == b"OK"
+    # 2.x <jap_timeout> is the 8th parameter
+    assert emu.command('AT+CWJAP="%s","%s",,,,,,3' % AP, timeout=10) == [b"+CWJAP:1", b"ERROR"]
+    assert emu.command("AT+CWSTATE?") == [b'+CWSTATE:0,""', b"OK"]

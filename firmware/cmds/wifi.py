@@ -215,11 +215,7 @@ def q_cwjap(at):
     if joined_info is None:
         joined_info = _find(joined[0], joined[2]) or ("", 0)
     bssid, channel = joined_info
-    at.reply('+CWJAP:"%s","%s",%d,%d' % (_escape(joined[0]), bssid, channel, sta.status("rssi")))
-
-
-def _escape(s):
-    return s.replace("\\", "\\\\").replace('"', '\\"').replace(",", "\\,")
+    at.reply('+CWJAP:"%s","%s",%d,%d' % (joined[0], bssid, channel, sta.status("rssi")))
 
 
 # v1.2: ssid, pwd[, bssid]; 2.x adds pci_en, reconn_interval, listen_interval, scan_mode, jap_timeout.
@@ -320,7 +316,7 @@ def q_cwreconncfg(at):
 
 def q_cwstate(at):
     state = link if sta.active() else IDLE
-    at.reply('+CWSTATE:%d,"%s"' % (state, _escape(joined[0]) if joined and state != IDLE else ""))
+    at.reply('+CWSTATE:%d,"%s"' % (state, joined[0] if joined and state != IDLE else ""))
 
 
 p_cwautoconn = (num(0, 1),)
@@ -386,7 +382,7 @@ _ECN_SEC = {0: 0, 2: 2, 3: 3, 4: 4}  # AT <ecn> -> WLAN security (WEP, 1, is ref
 def q_cwsap(at):
     _require(2)
     at.reply('+CWSAP:"%s","%s",%d,%d,%d,%d' % (
-        _escape(ap.config("ssid")), _escape(softap_pwd), ap.config("channel"), ap.config("security"),
+        ap.config("ssid"), softap_pwd, ap.config("channel"), ap.config("security"),
         ap.config("max_clients"), 1 if ap.config("hidden") else 0))
 
 
