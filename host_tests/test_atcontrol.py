@@ -30,10 +30,7 @@ with atcontrol_shim.installed():
 pytestmark = pytest.mark.timeout(240)
 
 SECRETS = {"ssid": "upy-at-emu", "password": "emulator1"}  # the emulator's default virtual access point
-NEEDS_TCPIP = pytest.mark.xfail(
-    strict=True,
-    reason="needs the TCP/IP family (issue 4): begin() asks AT+CIPMUX? and AT+CIPSSLCCONF?, status asks AT+CIPSTATE?",
-)
+NEEDS_TCPIP = pytest.mark.xfail(strict=True, reason="needs the TCP/IP family (issue 4): sockets and AT+CIPSTART")
 
 
 # ---- the MCU's side: a UART to the module ------------------------------------------------------------
@@ -178,10 +175,9 @@ def test_scan_APs_lists_the_virtual_access_points(emu, uart):
     assert access_points["Neighbours"][:5] == [3, "Neighbours", -70, "02:00:00:00:00:02", 11]
 
 
-# ---- once the TCP/IP family is in -------------------------------------------------------------------------
+# ---- begin, join, read back the IP and the AP ----------------------------------------------------------
 
 
-@NEEDS_TCPIP
 def test_begin_initializes_the_module(uart):
     esp = ESP_ATcontrol(uart, 115200)
     esp.begin()
@@ -189,7 +185,6 @@ def test_begin_initializes_the_module(uart):
     assert esp._initialized
 
 
-@NEEDS_TCPIP
 def test_connect_joins_the_access_point_and_disconnect_leaves_it(uart):
     esp = ESP_ATcontrol(uart, 115200)
     esp.connect(SECRETS)
@@ -202,7 +197,6 @@ def test_connect_joins_the_access_point_and_disconnect_leaves_it(uart):
     assert not esp.is_connected
 
 
-@NEEDS_TCPIP
 def test_remote_AP_names_the_joined_network(uart):
     esp = ESP_ATcontrol(uart, 115200)
     esp.connect(SECRETS)
