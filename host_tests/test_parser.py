@@ -107,6 +107,10 @@ def test_every_form_in_the_table_has_its_handler_and_spec(row):
     for bit, prefix in ((TEST, "t_"), (QUERY, "q_"), (SET, "s_"), (EXEC, "e_")):
         assert callable(getattr(mod, prefix + fname, None)) == bool(forms & bit), prefix + fname
     assert hasattr(mod, "p_" + fname) == bool(forms & SET)
+    if forms & SET:
+        spec = getattr(mod, "p_" + fname)
+        for shape in (spec(),) if callable(spec) else (spec,):
+            assert isinstance(shape, tuple) and all(len(p) == 4 for p in shape), fname
     assert summary
 
 

@@ -61,12 +61,18 @@ class Engine:
         self.buf = bytearray(BUF_SIZE)  # shared by data input and passthrough: never both at once
         self._din = None
         self._got = 0
+        self._cut = -1
+        self._esc = False
         self._sink = None
         self._pn = 0  # bytes held for the passthrough sink
         self._plus = 0  # '+' bytes held while a '+++' may be forming
         self._last_rx = ticks_ms()
-        self._poller = Poller()
-        self._poller.register(uart, select.POLLIN)
+        self._poll_uart = Poller()  # while a command runs: only the UART
+        self._poll_uart.register(uart, select.POLLIN)
+        self._poll_all = Poller()  # when idle: the UART and the families' sockets
+        self._poll_all.register(uart, select.POLLIN)
+        self._watched = {}
+        self._tasks = []  # [generator, ticks when it runs next]
 
     # ---- output -------------------------------------------------------------------------------
     def write(self, data):
@@ -112,15 +118,49 @@ class Engine:
         if fn not in self._monitors:
             self._monitors.append(fn)
 
+    def watch(self, obj, fn):
+        """Call ``fn(obj, events)`` when ``obj`` (a socket) is readable, but only while the module is idle:
+        no command running, no URC waiting, not in data input. Meanwhile the peer is held by TCP's own
+        flow control, so what ``fn`` reports (``+IPD``) never lands inside a response."""
+        self._watched[obj] = fn
+        self._poll_all.register(obj, select.POLLIN)
+
+    def unwatch(self, obj):
+        if self._watched.pop(obj, None) is not None:
+            self._poll_all.unregister(obj)
+
+    def spawn(self, gen):
+        """Run a generator beside the commands (it yields ms to sleep, None for soon), e.g. a reconnect."""
+        self._tasks.append([gen, ticks_ms()])
+
+    def _run_tasks(self):
+        now = ticks_ms()
+        for task in list(self._tasks):
+            if ticks_diff(now, task[1]) < 0:
+                continue
+            try:
+                delay = next(task[0])
+                task[1] = ticks_add(now, 10 if delay is None else delay)
+            except StopIteration:
+                self._tasks.remove(task)
+            except Exception as e:
+                print_exc(e)
+                self._tasks.remove(task)
+
     def step(self, timeout_ms):
-        for obj, _ in self._poller.poll(timeout_ms):
+        idle = self._cmd is None and self._mode != _DATA and (not self._urcs or self._mode == _PASS)
+        for obj, events in (self._poll_all if idle else self._poll_uart).poll(timeout_ms):
             if obj is self.uart:
                 self._read_uart()
+            elif obj in self._watched and self._cmd is None and self._mode != _DATA:
+                self._watched[obj](obj, events)
         for fn in self._monitors:
             try:
                 fn(self)
             except Exception as e:
                 print_exc(e)
+        if self._tasks:
+            self._run_tasks()
         if self._cr_wait and ticks_diff(ticks_ms(), self._last_rx) >= CR_WAIT_MS:
             self._cr_wait = False
             self._end_line()
@@ -139,6 +179,8 @@ class Engine:
         now = ticks_ms()
         if self._cmd is not None:
             t = min(t, max(0, ticks_diff(self._wake, now)))
+        for task in self._tasks:
+            t = min(t, max(0, ticks_diff(task[1], now)))
         if self._mode == _PASS and (self._pn or self._plus):
             t = min(t, max(1, self.transintvl - ticks_diff(now, self._last_rx)))
         return t
@@ -237,7 +279,10 @@ class Engine:
             fname = table.handler_name(name)
             fn = getattr(mod, _PREFIX[form] + fname)
             if form == SET:
-                values = parser.parse_args(args, getattr(mod, "p_" + fname), entry[2] & LOOSE)
+                spec = getattr(mod, "p_" + fname)
+                if callable(spec):  # a spec that depends on the family's state (e.g. AT+CIPMUX)
+                    spec = spec()
+                values = parser.parse_args(args, spec, entry[2] & LOOSE)
                 result = fn(self, *values)
             else:
                 result = fn(self)
@@ -290,16 +335,20 @@ class Engine:
         return self._cmd is not None
 
     # ---- data-input mode ----------------------------------------------------------------------
-    def receive(self, n, timeout_ms, prompt=PROMPT, plus_abort=False):
+    def receive(self, n, timeout_ms, prompt=PROMPT, plus_abort=False, cut=False):
         """Generator for a command: write ``prompt``, then collect exactly ``n`` raw bytes.
 
         Returns a memoryview of the bytes, or None on timeout or (with ``plus_abort``) a lone '+++'.
-        Bytes beyond ``n`` arriving while the command runs get ``busy p...``.
+        With ``cut`` (AT+CIPSENDEX) the two bytes ``\\0`` end the data early and ``\\\\`` stands
+        for one backslash; ``n`` counts the bytes that arrive. Bytes beyond the data arriving while
+        the command runs get ``busy p...``.
         """
         buf = self.buf if n <= BUF_SIZE else bytearray(n)
         self._din = memoryview(buf)[:n]
         self._got = 0
         self._plus = 0
+        self._cut = 0 if cut else -1  # -1: off; else bytes kept; _esc: the last byte was a backslash
+        self._esc = False
         self._mode = _DATA
         self.write(prompt)
         start = ticks_ms()
@@ -313,9 +362,41 @@ class Engine:
         mv = self._din
         self._din = None
         self._mode = _LINE
+        if self._cut >= 0:
+            return mv[: self._cut] if self._got == n else None
         return mv if self._got == n else None
 
+    def _cut_feed(self, mv):
+        """CIPSENDEX input: keep bytes, undo escapes, stop at \\0; returns the bytes consumed."""
+        din = self._din
+        used = 0
+        for c in mv:
+            used += 1
+            self._got += 1
+            if self._esc:
+                self._esc = False
+                if c == 48:  # \0: the end
+                    self._got = len(din)
+                    break
+                if c != 92:
+                    din[self._cut] = 92
+                    self._cut += 1
+            elif c == 92:
+                self._esc = True
+                if self._got < len(din):
+                    continue
+            din[self._cut] = c
+            self._cut += 1
+            if self._got == len(din):
+                break
+        if self._got == len(din):
+            self._mode = _LINE
+            self._wake = ticks_ms()
+        return used
+
     def _data_feed(self, mv):
+        if self._cut >= 0:
+            return self._cut_feed(mv)
         take = min(len(mv), len(self._din) - self._got)
         if self._got == 0 and bytes(mv[:take]) == b"+++" and ticks_diff(ticks_ms(), self._last_rx) >= GUARD_MS:
             self._plus = 3

@@ -1,16 +1,536 @@
-"""ESP-AT TCP/IP commands (seed 004 §5). So far the queries a client asks before it opens anything:
-single-link mode, no open links, no SSL client configuration."""
+"""ESP-AT TCP/IP commands (seed 004 §5 and 2.x): links 0-4 over TCP, UDP and SSL, +IPD, the server,
+passthrough, passive receive.
+
+A link's socket is read only while the module is idle (engine.watch): what arrives goes out at once as
++IPD (or waits for AT+CIPRECVDATA in passive mode), never inside a response; while the module is busy,
+TCP's own flow control holds the peer. Commands whose parameters start with <link ID> when
+AT+CIPMUX=1 declare both shapes (the ``p_`` function picks one).
+"""
+import network
+from at.compat import ticks_ms, ticks_diff
+from at.engine import DONE
+from at.parser import AtError, num, text, E_INVALID, E_EXEC
+from cmds import wifi
+from net import transport
+
+MAX_LINKS = 5
+IPD_MAX = 1460  # an +IPD carries at most this much
+SEND_MAX = 8192  # AT+CIPSEND's limit (2048 in v1.2, 8192 in 2.x)
+PASSIVE_MAX = 2920  # what a link keeps for AT+CIPRECVDATA before it stops reading
+
+links = [None] * MAX_LINKS
+mux = 0  # AT+CIPMUX
+dinfo = 0  # AT+CIPDINFO
+passive = 0  # AT+CIPRECVTYPE (AT+CIPRECVMODE before esp-at 3.4)
+cipmode = 0  # AT+CIPMODE
+server = None
+server_maxconn = MAX_LINKS  # AT+CIPSERVERMAXCONN
+server_timeout = 180  # AT+CIPSTO, seconds
+ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
+pass_target = None  # passthrough: (kind, host, addr) to reconnect to when the link drops
+_rx = bytearray(IPD_MAX)
+_at = None
+_checked = 0
 
 
+class Link:
+    """One of links 0-4: a connection and what the AT commands report about it."""
+
+    def __init__(self, index, kind, conn, remote, served, udp_mode=0):
+        self.index = index
+        self.kind = kind  # "TCP", "UDP", "SSL"
+        self.conn = conn  # net.transport.Connection
+        self.remote = remote  # (ip, port)
+        self.served = served  # 1: accepted by the module's server
+        self.udp_mode = udp_mode  # 0 fixed peer, 1 follow the first sender, 2 follow every sender
+        self.pending = bytearray()  # passive mode: received, not read yet
+        self.watched = True
+        self.last = ticks_ms()
+
+
+def _attach(at, link):
+    global ever_linked, _at
+    if _at is None:
+        _at = at
+        at.monitor(_watch)
+    links[link.index] = link
+    ever_linked = True
+    at.watch(link.conn.sock, _on_readable)
+
+
+def close(at, link, report=True):
+    links[link.index] = None
+    at.unwatch(link.conn.sock)
+    link.conn.close()
+    if report:
+        at.urc("%d,CLOSED\r\n" % link.index if mux else "CLOSED\r\n")
+
+
+# ---- receiving -----------------------------------------------------------------------------------
+def _on_readable(sock, events):
+    if server is not None and server.sock is sock:
+        _accept(_at)
+        return
+    for link in links:
+        if link is not None and link.conn.sock is sock:
+            _receive(_at, link)
+            return
+
+
+def _receive(at, link):
+    if link.kind == "UDP":
+        data, sender = link.conn.recvfrom(IPD_MAX)
+        if data is None:
+            return
+        if link.udp_mode == 2 or link.udp_mode == 1:
+            link.remote = sender
+            link.conn.peer = transport.resolve(sender[0], sender[1])[2]
+            link.udp_mode = 2 if link.udp_mode == 2 else 0
+        _deliver(at, link, memoryview(data), sender)
+        return
+    for _ in range(4):  # TLS may hold decrypted bytes poll() cannot see
+        room = PASSIVE_MAX - len(link.pending) if passive else IPD_MAX
+        if room <= 0:
+            at.unwatch(link.conn.sock)  # AT+CIPRECVDATA re-arms it
+            link.watched = False
+            return
+        n = link.conn.recv_into(memoryview(_rx)[: min(room, IPD_MAX)])
+        if n is None:
+            return
+        if n == 0:
+            _dropped(at, link)
+            return
+        _deliver(at, link, memoryview(_rx)[:n], link.remote)
+        if not link.conn.pending():
+            return
+
+
+def _deliver(at, link, data, sender):
+    link.last = ticks_ms()
+    if at.in_passthrough:
+        at.write(data)
+    elif passive:
+        link.pending += data
+        at.urc("+IPD,%d,%d\r\n" % (link.index, len(data)) if mux else "+IPD,%d\r\n" % len(data))
+    else:
+        head = "\r\n+IPD,%d,%d" % (link.index, len(data)) if mux else "\r\n+IPD,%d" % len(data)
+        if dinfo:
+            head += ',"%s",%d' % sender
+        at.urc(head.encode() + b":" + bytes(data))
+
+
+def _dropped(at, link):
+    """The peer closed the link: CLOSED, or in passthrough a rejoin attempt soon (until '+++')."""
+    close(at, link, report=not at.in_passthrough)
+
+
+def _accept(at):
+    conn, remote = server.accept()
+    if conn is None:
+        return
+    index = None
+    for i in range(MAX_LINKS):
+        if links[i] is None:
+            index = i
+            break
+    served = len([link for link in links if link is not None and link.served])
+    if index is None or served >= server_maxconn:
+        conn.close()
+        return
+    _attach(at, Link(index, "TCP", conn, remote, 1))
+    at.urc("%d,CONNECT\r\n" % index)
+
+
+def _watch(at):
+    """Once a second: drop server clients idle past AT+CIPSTO; in passthrough, rejoin a dropped link."""
+    global _checked
+    now = ticks_ms()
+    if ticks_diff(now, _checked) < 1000:
+        return
+    _checked = now
+    for link in links:
+        if link is not None and link.served and server_timeout and ticks_diff(now, link.last) > server_timeout * 1000:
+            close(at, link)
+    if at.in_passthrough and links[0] is None and pass_target is not None and not _rejoining:
+        at.spawn(_rejoin(at))
+
+
+_rejoining = False
+
+
+def _rejoin(at):
+    global _rejoining
+    _rejoining = True
+    kind, host, addr = pass_target
+    conn = yield from transport.open_tcp(addr, 5000, _tls(kind), host)
+    if conn is not None and at.in_passthrough and links[0] is None:
+        _attach(at, Link(0, kind, conn, addr[:2], 0))
+    elif conn is not None:
+        conn.close()
+    _rejoining = False
+
+
+# ---- modes ---------------------------------------------------------------------------------------
 def q_cipmux(at):
-    at.reply("+CIPMUX:0")
+    at.reply("+CIPMUX:%d" % mux)
+
+
+p_cipmux = (num(0, 1),)
+
+
+def s_cipmux(at, mode):
+    global mux
+    if mode != mux and (any(links) or server is not None or (mode and cipmode)):
+        raise AtError(E_EXEC)  # only with no link and no server, and not in passthrough mode
+    mux = mode
+
+
+p_cipdinfo = (num(0, 1),)
+
+
+def s_cipdinfo(at, on):
+    global dinfo
+    dinfo = on
+
+
+def q_cipdinfo(at):
+    at.reply("+CIPDINFO:%s" % ("TRUE" if dinfo else "FALSE"))
+
+
+p_cipmode = (num(0, 1),)
+
+
+def s_cipmode(at, mode):
+    global cipmode
+    if mode and mux:
+        raise AtError(E_EXEC)  # passthrough is for a single link
+    cipmode = mode
+
+
+def q_cipmode(at):
+    at.reply("+CIPMODE:%d" % cipmode)
+
+
+p_ciprecvtype = (num(0, 1),)
+p_ciprecvmode = p_ciprecvtype
+
+
+def s_ciprecvtype(at, mode):
+    global passive
+    if any(links):
+        raise AtError(E_EXEC)
+    passive = mode
+
+
+s_ciprecvmode = s_ciprecvtype
+
+
+def q_ciprecvtype(at):
+    at.reply("+CIPRECVTYPE:%d" % passive)
+
+
+def q_ciprecvmode(at):
+    at.reply("+CIPRECVMODE:%d" % passive)
+
+
+# ---- opening links -------------------------------------------------------------------------------
+_START = (text(3, 3), text(128, 1), num(1, 65535), num(0, 65535, True), num(0, 2, True))
+
+
+def p_cipstart():
+    """AT+CIPSTART=[<link ID>,]<type>,<host>,<port>[,<keepalive>|<UDP local port>[,<UDP mode>]]"""
+    return ((num(0, MAX_LINKS - 1),) + _START) if mux else _START
+
+
+def s_cipstart(at, *args):
+    index, (kind, host, port, extra, udp_mode) = (args[0], args[1:]) if mux else (0, args)
+    if kind not in ("TCP", "UDP", "SSL") or (kind != "UDP" and (udp_mode is not None or (extra or 0) > 7200)):
+        raise AtError(E_INVALID)
+    if links[index] is not None:
+        at.reply("ALREADY CONNECTED")
+        raise AtError(E_EXEC)
+    if not wifi.sta.isconnected() and not wifi.ap.active():
+        raise AtError(E_EXEC)  # no network
+    try:
+        addr = transport.resolve(host, port)
+    except OSError:
+        at.reply("DNS Fail")
+        raise AtError(E_EXEC)
+    return _open(at, index, kind, host, addr, extra, udp_mode)
+
+
+def _open(at, index, kind, host, addr, extra, udp_mode):
+    global pass_target
+    if kind == "UDP":
+        try:
+            conn = transport.open_udp(addr, extra or 0)
+        except OSError:
+            raise AtError(E_EXEC)
+        _attach(at, Link(index, kind, conn, addr[:2], 0, udp_mode or 0))
+    else:
+        conn = yield from transport.open_tcp(addr, 10000, _tls(kind), host)
+        if conn is None:
+            at.write(b"%d,CLOSED\r\n" % index if mux else b"CLOSED\r\n")
+            return False
+        if extra:
+            conn.keepalive(extra)
+        _attach(at, Link(index, kind, conn, addr[:2], 0))
+    if not mux:
+        pass_target = (kind, host, addr)
+    at.write(b"%d,CONNECT\r\n" % index if mux else b"CONNECT\r\n")
+    return None
+
+
+def _tls(kind):
+    """The SSL context of an SSL link: no verification until AT+CIPSSLCCONF configures it."""
+    if kind != "SSL":
+        return None
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if hasattr(ctx, "check_hostname"):
+        ctx.check_hostname = False  # CPython checks names by default
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+# ---- sending -------------------------------------------------------------------------------------
+_SEND = (num(1, SEND_MAX), text(128, 1, True), num(1, 65535, True))
+
+
+def p_cipsend():
+    """AT+CIPSEND=[<link ID>,]<length>[,<remote host>,<remote port>] (the host and port for UDP)"""
+    return ((num(0, MAX_LINKS - 1),) + _SEND) if mux else _SEND
+
+
+p_cipsendex = p_cipsend
+
+
+def s_cipsend(at, *args):
+    return _send(at, args, False)
+
+
+def s_cipsendex(at, *args):
+    return _send(at, args, True)
+
+
+def _send(at, args, cut):
+    index, (length, host, port) = (args[0], args[1:]) if mux else (0, args)
+    link = links[index]
+    if link is None or cipmode:
+        raise AtError(E_EXEC)  # no such link; in passthrough mode AT+CIPSEND takes no parameters
+    to = None
+    if host is not None or port is not None:
+        if link.kind != "UDP" or host is None or port is None:
+            raise AtError(E_INVALID)
+        try:
+            to = transport.resolve(host, port)[2]
+        except OSError:
+            raise AtError(E_EXEC)
+    data = yield from at.receive(length, 20000, cut=cut)
+    if data is None:
+        return False
+    at.write(b"\r\nRecv %d bytes\r\n" % len(data))
+    ok = yield from link.conn.send_all(data, to, 10000)
+    link.last = ticks_ms()
+    at.write(b"\r\nSEND OK\r\n" if ok else b"\r\nSEND FAIL\r\n")
+    return DONE
+
+
+def e_cipsend(at):
+    """Passthrough (AT+CIPMODE=1, one TCP/SSL link or UDP with a fixed peer): OK, '>', then raw bytes."""
+    link = links[0]
+    if not cipmode or mux or link is None or link.udp_mode:
+        raise AtError(E_EXEC)
+    at.write(b"\r\nOK\r\n\r\n>")
+    at.passthrough(_PassSink(at))
+    return DONE
+
+
+class _PassSink:
+    """Where passthrough's bytes go: link 0 (rejoined by the monitor if it drops)."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def send(self, mv):
+        link = links[0]
+        if link is not None and not link.conn.send_blocking(mv, 10000):
+            _dropped(self.at, link)
+
+    def exit(self):
+        if self.at.sysmsg & 1:
+            self.at.write(b"\r\n+QUITT\r\n")
+        if links[0] is None and pass_target is not None:
+            self.at.urc(b"CLOSED\r\n")
+
+
+# ---- closing and state ---------------------------------------------------------------------------
+def e_cipclose(at):
+    if mux or links[0] is None:
+        raise AtError(E_EXEC)
+    close(at, links[0], report=False)
+    at.reply("CLOSED")
+
+
+p_cipclose = (num(0, MAX_LINKS),)
+
+
+def s_cipclose(at, index):
+    """AT+CIPCLOSE=<link ID> (AT+CIPMUX=1); 5 closes them all."""
+    if not mux:
+        raise AtError(E_EXEC)
+    closing = [link for link in (links if index == MAX_LINKS else [links[index]]) if link is not None]
+    if not closing:
+        raise AtError(E_EXEC)
+    for link in closing:
+        close(at, link, report=False)
+        at.reply("%d,CLOSED" % link.index)
+
+
+def _link_lines(prefix):
+    return ['%s:%d,"%s","%s",%d,%d,%d' % (prefix, link.index, link.kind, link.remote[0], link.remote[1],
+                                          link.conn.local_port, link.served)
+            for link in links if link is not None]
 
 
 def q_cipstate(at):
-    """+CIPSTATE:<link>,... per open link; none is open."""
-    return None
+    for line in _link_lines("+CIPSTATE"):
+        at.reply(line)
+
+
+def e_cipstatus(at):
+    """STATUS:<2 got IP, 3 linked, 4 links closed, 5 no IP>, then +CIPSTATUS per link (v1.2)."""
+    if not wifi.sta.isconnected():
+        stat = 5
+    elif any(links):
+        stat = 3
+    else:
+        stat = 4 if ever_linked else 2
+    at.reply("STATUS:%d" % stat)
+    for line in _link_lines("+CIPSTATUS"):
+        at.reply(line)
 
 
 def q_cipsslcconf(at):
     """+CIPSSLCCONF:<link>,<type>,<cert>,<ca> per configured link; none is configured."""
     return None
+
+
+# ---- names ---------------------------------------------------------------------------------------
+p_cipdomain = (text(128, 1),)
+
+
+def s_cipdomain(at, name):
+    try:
+        at.reply("+CIPDOMAIN:%s" % transport.resolve(name, 0)[0])
+    except OSError:
+        raise AtError(E_EXEC)
+
+
+p_cipdns = (num(0, 1), text(15, opt=True), text(15, opt=True), text(15, opt=True))
+
+
+def s_cipdns(at, enable, dns0, dns1, dns2):
+    servers = [d for d in (dns0, dns1, dns2) if d] if enable else []
+    for i in range(len(servers)):
+        wifi.parse_ip(servers[i], i + 1)
+    if len(servers) != len(set(servers)):
+        raise AtError(E_INVALID)  # two servers must differ (the manual)
+    if enable and not servers:
+        servers = ["208.67.222.222"]  # the manual's default
+    network.ipconfig(dns=servers[0] if servers else wifi.sta.ifconfig()[2])
+    at.store.save_bytes("dns", ",".join(servers))
+
+
+def q_cipdns(at):
+    saved = at.store.get_str("dns", "")
+    for d in saved.split(",") if saved else [network.ipconfig("dns")]:
+        at.reply("+CIPDNS:%s" % d)
+
+
+# ---- the server ----------------------------------------------------------------------------------
+p_cipserver = (num(0, 1), num(1, 65535, True), text(3, opt=True), num(0, 1, True))
+
+
+def s_cipserver(at, mode, port, kind, ca):
+    """AT+CIPSERVER=<mode>[,<port>][,"SSL",<CA enable>]: one server (default port 333), needs AT+CIPMUX=1."""
+    global server, _at
+    if not mux:
+        raise AtError(E_EXEC)
+    if mode == 0:
+        if server is None:
+            raise AtError(E_EXEC)
+        at.unwatch(server.sock)
+        server.close()
+        server = None
+        return None
+    if server is not None:
+        raise AtError(E_EXEC)
+    if kind is not None:
+        raise AtError(E_INVALID | 2)  # an SSL server needs the server certificate partitions: not yet
+    try:
+        server = transport.Server(port or 333, "TCP", ca or 0)
+    except OSError:
+        raise AtError(E_EXEC)
+    if _at is None:
+        _at = at
+        at.monitor(_watch)
+    at.watch(server.sock, _on_readable)
+
+
+def q_cipserver(at):
+    at.reply('+CIPSERVER:1,%d,"%s",%d' % (server.port, server.kind, server.ca) if server else "+CIPSERVER:0")
+
+
+p_cipservermaxconn = (num(1, MAX_LINKS),)
+
+
+def s_cipservermaxconn(at, n):
+    global server_maxconn
+    if server is not None:
+        raise AtError(E_EXEC)  # the manual: set it before the server starts
+    server_maxconn = n
+
+
+def q_cipservermaxconn(at):
+    at.reply("+CIPSERVERMAXCONN:%d" % server_maxconn)
+
+
+p_cipsto = (num(0, 7200),)
+
+
+def s_cipsto(at, seconds):
+    global server_timeout
+    server_timeout = seconds
+
+
+def q_cipsto(at):
+    at.reply("+CIPSTO:%d" % server_timeout)
+
+
+# ---- passive receive (2.x) -----------------------------------------------------------------------
+def p_ciprecvdata():
+    """AT+CIPRECVDATA=[<link ID>,]<len>"""
+    return (num(0, MAX_LINKS - 1), num(1, PASSIVE_MAX)) if mux else (num(1, PASSIVE_MAX),)
+
+
+def s_ciprecvdata(at, *args):
+    index, length = args if mux else (0, args[0])
+    link = links[index]
+    if not passive or link is None:
+        raise AtError(E_EXEC)
+    n = min(length, len(link.pending))
+    data = bytes(link.pending[:n])
+    link.pending = link.pending[n:]
+    head = "+CIPRECVDATA:%d" % n
+    if dinfo:
+        head += ',"%s",%d' % link.remote
+    at.write(head.encode() + b"," + data + b"\r\n")
+    if not link.watched:
+        link.watched = True
+        at.watch(link.conn.sock, _on_readable)
+
+
+def q_ciprecvlen(at):
+    at.reply("+CIPRECVLEN:" + ",".join([str(len(link.pending)) if link else "-1" for link in links]))

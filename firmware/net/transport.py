@@ -1,0 +1,220 @@
+"""TCP, UDP and TLS connections for the loop: non-blocking, with timeouts, the same on the chip, the
+MicroPython unix port and CPython.
+
+The differences it hides: getaddrinfo's sockaddr is a tuple on the chip and raw bytes on the unix port;
+MicroPython sockets read with readinto() (None when nothing is there), CPython's with recv_into()
+(BlockingIOError); MicroPython has no getsockname(), so a client binds its own local port.
+"""
+import errno
+import select
+import socket
+from at.compat import ticks_ms, ticks_diff, MICROPYTHON
+
+_next_port = 49152 + (ticks_ms() & 0x3FFF)
+
+
+def addr_of(sockaddr):
+    """(ip, port) of a sockaddr, whichever form the port gives."""
+    if isinstance(sockaddr, tuple):
+        return sockaddr[0], sockaddr[1]
+    b = bytes(sockaddr)
+    return "%d.%d.%d.%d" % (b[4], b[5], b[6], b[7]), b[2] << 8 | b[3]
+
+
+def resolve(host, port):
+    """(ip, port, sockaddr) for a host name or dotted address; OSError when it cannot be resolved."""
+    info = socket.getaddrinfo(host, port, socket.AF_INET)
+    if not info:
+        raise OSError(errno.ENOENT)
+    sockaddr = info[0][-1]
+    ip, _ = addr_of(sockaddr)
+    return ip, port, sockaddr
+
+
+def _local_port():
+    global _next_port
+    _next_port = 49152 if _next_port >= 65535 else _next_port + 1
+    return _next_port
+
+
+def _bind_local(sock, port):
+    """Bind to ``port`` (0: pick one) on all interfaces; returns the port."""
+    for _ in range(20):
+        p = port or _local_port()
+        try:
+            sock.bind(resolve("0.0.0.0", p)[2])
+            return p
+        except OSError as e:
+            if port or e.args[0] != errno.EADDRINUSE:
+                raise
+    raise OSError(errno.EADDRINUSE)
+
+
+def _would_block(e):
+    return e.args[0] in (errno.EAGAIN, errno.EWOULDBLOCK) if e.args else False
+
+
+class Connection:
+    def __init__(self, sock, local_port, stream=None, peer=None):
+        self.sock = sock  # what select.poll watches
+        self.stream = stream or sock  # what is read and written (the TLS layer when there is one)
+        self.local_port = local_port
+        self.peer = peer  # UDP: the sockaddr sendto() uses
+
+    def recv_into(self, mv):
+        """Bytes read into ``mv``: n > 0, 0 when the peer has closed, None when nothing is there."""
+        try:
+            if MICROPYTHON:
+                return self.stream.readinto(mv)
+            return self.stream.recv_into(mv)
+        except OSError as e:
+            if _would_block(e) or type(e).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
+                return None
+            return 0  # reset, aborted: the link is gone
+
+    def pending(self):
+        """Decrypted bytes already buffered (TLS), which poll() cannot see."""
+        return self.stream.pending() if hasattr(self.stream, "pending") else 0
+
+    def recvfrom(self, n):
+        """UDP: (data, (ip, port)) or (None, None)."""
+        try:
+            data, sockaddr = self.sock.recvfrom(n)
+        except OSError:
+            return None, None
+        return data, addr_of(sockaddr)
+
+    def _send_some(self, mv, to):
+        try:
+            if to is not None:
+                return self.sock.sendto(mv, to)
+            if self.peer is not None:
+                return self.sock.sendto(mv, self.peer)
+            n = self.stream.write(mv) if MICROPYTHON else self.stream.send(mv)
+            return n or 0
+        except OSError as e:
+            if _would_block(e) or type(e).__name__ == "SSLWantWriteError":
+                return 0
+            raise
+
+    def send_all(self, data, to, timeout_ms):
+        """Generator: send everything, yielding while the socket is full; True when all was sent."""
+        mv = memoryview(data)
+        start = ticks_ms()
+        try:
+            while mv:
+                n = self._send_some(mv, to)
+                mv = mv[n:]
+                if mv:
+                    if ticks_diff(ticks_ms(), start) > timeout_ms:
+                        return False
+                    yield 5
+        except OSError:
+            return False
+        return True
+
+    def send_blocking(self, data, timeout_ms):
+        """Send everything now, waiting on poll while the socket is full (passthrough); True on success."""
+        mv = memoryview(data)
+        p = select.poll()
+        p.register(self.sock, select.POLLOUT)
+        start = ticks_ms()
+        try:
+            while mv:
+                n = self._send_some(mv, None)
+                mv = mv[n:]
+                if mv:
+                    if ticks_diff(ticks_ms(), start) > timeout_ms:
+                        return False
+                    p.poll(100)  # wait until the socket takes more
+        except OSError:
+            return False
+        return True
+
+    def keepalive(self, seconds):
+        """TCP keep-alive on (MicroPython offers no probe interval: the stack's default applies)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+    def close(self):
+        try:
+            self.stream.close()
+        except OSError:
+            pass
+        if self.stream is not self.sock:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+def open_udp(addr, local_port):
+    """A UDP link to addr = (ip, port, sockaddr), bound to ``local_port`` (0: any)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    port = _bind_local(sock, local_port)
+    sock.setblocking(False)
+    return Connection(sock, port, peer=addr[2])
+
+
+def open_tcp(addr, timeout_ms, tls=None, server_hostname=None):
+    """Generator: connect to addr = (ip, port, sockaddr) without blocking the loop; then the TLS
+    handshake when ``tls`` (an ssl.SSLContext) is given. Returns a Connection, or None."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        port = _bind_local(sock, 0)
+        sock.setblocking(False)
+        try:
+            sock.connect(addr[2])
+        except OSError as e:
+            if e.args[0] not in (errno.EINPROGRESS, errno.EALREADY) and not _would_block(e):
+                raise
+        p = select.poll()
+        p.register(sock, select.POLLOUT)
+        start = ticks_ms()
+        while True:
+            ready = p.poll(0)
+            if ready:
+                if ready[0][1] & (select.POLLERR | select.POLLHUP):
+                    raise OSError(errno.ECONNREFUSED)
+                break
+            if ticks_diff(ticks_ms(), start) > timeout_ms:
+                raise OSError(errno.ETIMEDOUT)
+            yield 5
+        stream = None
+        if tls is not None:
+            # The handshake blocks (with a timeout): MicroPython's TLS has no non-blocking handshake.
+            sock.settimeout(timeout_ms / 1000)
+            stream = tls.wrap_socket(sock, server_hostname=server_hostname)
+            sock.setblocking(False)
+            if not MICROPYTHON:
+                stream.setblocking(False)
+        return Connection(sock, port, stream)
+    except (OSError, ValueError) as e:  # ValueError: TLS verification failed
+        sock.close()
+        print("upy-at: connect to %s:%d failed: %r" % (addr[0], addr[1], e))
+        return None
+
+
+class Server:
+    """A listening TCP socket on all interfaces."""
+
+    def __init__(self, port, kind, ca):
+        self.port = port
+        self.kind = kind
+        self.ca = ca
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(resolve("0.0.0.0", port)[2])
+        self.sock.listen(5)
+        self.sock.setblocking(False)
+
+    def accept(self):
+        """(Connection, (ip, port)), or (None, None) when nobody is waiting."""
+        try:
+            sock, sockaddr = self.sock.accept()
+        except OSError:
+            return None, None
+        sock.setblocking(False)
+        return Connection(sock, self.port), addr_of(sockaddr)
+
+    def close(self):
+        self.sock.close()
