@@ -55,9 +55,8 @@ def _would_block(e):
 
 
 class Connection:
-    def __init__(self, sock, local_port, stream=None, peer=None):
-        self.sock = sock  # what select.poll watches
-        self.stream = stream or sock  # what is read and written (the TLS layer when there is one)
+    def __init__(self, sock, local_port, peer=None):
+        self.sock = sock  # plain or TLS: what is polled, read and written
         self.local_port = local_port
         self.peer = peer  # UDP: the sockaddr sendto() uses
 
@@ -65,8 +64,8 @@ class Connection:
         """Bytes read into ``mv``: n > 0, 0 when the peer has closed, None when nothing is there."""
         try:
             if MICROPYTHON:
-                return self.stream.readinto(mv)
-            return self.stream.recv_into(mv)
+                return self.sock.readinto(mv)
+            return self.sock.recv_into(mv)
         except OSError as e:
             if _would_block(e) or type(e).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
                 return None
@@ -74,7 +73,7 @@ class Connection:
 
     def pending(self):
         """Decrypted bytes already buffered (TLS), which poll() cannot see."""
-        return self.stream.pending() if hasattr(self.stream, "pending") else 0
+        return self.sock.pending() if hasattr(self.sock, "pending") else 0
 
     def recvfrom(self, n):
         """UDP: (data, (ip, port)) or (None, None)."""
@@ -90,7 +89,7 @@ class Connection:
                 return self.sock.sendto(mv, to)
             if self.peer is not None:
                 return self.sock.sendto(mv, self.peer)
-            n = self.stream.write(mv) if MICROPYTHON else self.stream.send(mv)
+            n = self.sock.write(mv) if MICROPYTHON else self.sock.send(mv)
             return n or 0
         except OSError as e:
             if _would_block(e) or type(e).__name__ == "SSLWantWriteError":
@@ -137,14 +136,9 @@ class Connection:
 
     def close(self):
         try:
-            self.stream.close()
+            self.sock.close()
         except OSError:
             pass
-        if self.stream is not self.sock:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
 
 
 def open_udp(addr, local_port):
@@ -152,7 +146,7 @@ def open_udp(addr, local_port):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     port = _bind_local(sock, local_port)
     sock.setblocking(False)
-    return Connection(sock, port, peer=addr[2])
+    return Connection(sock, port, addr[2])
 
 
 def open_tcp(addr, timeout_ms, tls=None, server_hostname=None):
@@ -179,15 +173,13 @@ def open_tcp(addr, timeout_ms, tls=None, server_hostname=None):
             if ticks_diff(ticks_ms(), start) > timeout_ms:
                 raise OSError(errno.ETIMEDOUT)
             yield 5
-        stream = None
         if tls is not None:
             # The handshake blocks (with a timeout): MicroPython's TLS has no non-blocking handshake.
+            # The TLS socket is what is polled from then on (CPython detaches the plain one).
             sock.settimeout(timeout_ms / 1000)
-            stream = tls.wrap_socket(sock, server_hostname=server_hostname)
+            sock = tls.wrap_socket(sock, server_hostname=server_hostname)
             sock.setblocking(False)
-            if not MICROPYTHON:
-                stream.setblocking(False)
-        return Connection(sock, port, stream)
+        return Connection(sock, port)
     except (OSError, ValueError) as e:  # ValueError: TLS verification failed
         sock.close()
         print("upy-at: connect to %s:%d failed: %r" % (addr[0], addr[1], e))
@@ -218,3 +210,22 @@ class Server:
 
     def close(self):
         self.sock.close()
+
+
+def tls_context(cadata=None):
+    """An ssl client context: it verifies the server's certificate (chain and host name, which open_tcp
+    passes as server_hostname) against ``cadata`` (a CA certificate, DER or PEM bytes) when one is given,
+    and verifies nothing otherwise. On the chip verification needs the RTC set (certificates have dates)."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cadata is None:
+        if hasattr(ctx, "check_hostname"):
+            ctx.check_hostname = False  # CPython checks names by default
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if not MICROPYTHON and bytes(cadata[:10]) == b"-----BEGIN":
+        cadata = bytes(cadata).decode()  # CPython takes PEM as str, DER as bytes
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=cadata)
+    return ctx
