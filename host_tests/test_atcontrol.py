@@ -30,7 +30,6 @@ with atcontrol_shim.installed():
 pytestmark = pytest.mark.timeout(240)
 
 SECRETS = {"ssid": "upy-at-emu", "password": "emulator1"}  # the emulator's default virtual access point
-NEEDS_TCPIP = pytest.mark.xfail(strict=True, reason="needs the TCP/IP family (issue 4): sockets and AT+CIPSTART")
 
 
 # ---- the MCU's side: a UART to the module ------------------------------------------------------------
@@ -208,7 +207,6 @@ def test_remote_AP_names_the_joined_network(uart):
     assert re.search(rb'\+CWJAP:"upy-at-emu","02:00:00:00:00:01",6,-50[,\r]', uart.received())
 
 
-@NEEDS_TCPIP
 def test_tcp_socket_round_trip(uart, echo_server):
     esp = ESP_ATcontrol(uart, 115200)
     esp.connect(SECRETS)
@@ -220,7 +218,6 @@ def test_tcp_socket_round_trip(uart, echo_server):
     assert esp.status == esp.STATUS_APCONNECTED
 
 
-@NEEDS_TCPIP
 def test_http_get_through_the_wifi_manager(uart, web_server):
     esp = ESP_ATcontrol(uart, 115200)
     wifi = ESPAT_WiFiManager(esp, SECRETS)

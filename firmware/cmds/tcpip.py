@@ -18,16 +18,16 @@ IPD_MAX = 1460  # an +IPD carries at most this much
 SEND_MAX = 8192  # AT+CIPSEND's limit (2048 in v1.2, 8192 in 2.x)
 PASSIVE_MAX = 2920  # what a link keeps for AT+CIPRECVDATA before it stops reading
 
-links = [None] * MAX_LINKS
+links = [None] * MAX_LINKS  # type: list
 mux = 0  # AT+CIPMUX
 dinfo = 0  # AT+CIPDINFO
 passive = 0  # AT+CIPRECVTYPE (AT+CIPRECVMODE before esp-at 3.4)
 cipmode = 0  # AT+CIPMODE
-server = None
+server = None  # type: transport.Server
 server_maxconn = MAX_LINKS  # AT+CIPSERVERMAXCONN
 server_timeout = 180  # AT+CIPSTO, seconds
 ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
-pass_target = None  # passthrough: (kind, host, addr) to reconnect to when the link drops
+pass_target = None  # type: tuple  # passthrough: (kind, host, addr) to reconnect to when the link drops
 _rx = bytearray(IPD_MAX)
 _at = None
 _checked = 0
@@ -290,7 +290,7 @@ def _tls(kind):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if hasattr(ctx, "check_hostname"):
         ctx.check_hostname = False  # CPython checks names by default
-    ctx.verify_mode = ssl.CERT_NONE
+    ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # the frozen ssl.SSLContext has it
     return ctx
 
 
