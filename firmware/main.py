@@ -1,5 +1,6 @@
 """Boot: read the board config, open the AT UART, print ready, run the loop."""
 import os
+import esp32
 import machine
 import boardcfg
 from at.engine import Engine
@@ -28,6 +29,10 @@ def main():
     at.boot()
     at.write(b"\r\nready\r\n")
     print("upy-at: ready on UART%d" % boardcfg.AT_UART)
+    try:  # the image booted (e.g. after AT+CIUPDATE): keep it, or the bootloader rolls back at the next reset
+        esp32.Partition.mark_app_valid_cancel_rollback()
+    except OSError:
+        pass  # not an OTA partition layout
     at.run()
 
 

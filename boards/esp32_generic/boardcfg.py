@@ -8,3 +8,11 @@ NVS_NAMESPACE = "upyat"
 FS_ROOT = "/fs"
 MODULE = "WROOM-32"
 BUILD = "Nov 21 2026"
+# AT+CIUPDATE's server (README "Firmware update over Wi-Fi"): base URLs of a folder holding `version`,
+# `<version>/firmware.bin` and `<version>/firmware.bin.sha256`. Mode 0 uses OTA_URL (http://), mode 1
+# OTA_SSL_URL (https://); an empty one makes that mode answer ERROR. OTA_CA: a CA certificate file (DER or
+# PEM) that the HTTPS server must be signed by; empty: the server is not verified. Needs the RTC set.
+OTA_URL = ""  # e.g. "http://192.168.1.10:8000/upy-at"
+OTA_SSL_URL = ""  # e.g. "https://ota.example.com/upy-at"
+OTA_CA = ""  # e.g. "/ota_ca.der"
+OTA_TIMEOUT_MS = 10000  # connect, TLS handshake, and each read

@@ -11,3 +11,8 @@ NVS_NAMESPACE = "upyat"
 FS_ROOT = STATE + "/fs"
 MODULE = "host"
 BUILD = "Nov 21 2026"
+# AT+CIUPDATE's server, from the environment so tests can point it at a loopback server (README).
+OTA_URL = os.getenv("AT_OTA_URL") or ""
+OTA_SSL_URL = os.getenv("AT_OTA_SSL_URL") or ""
+OTA_CA = os.getenv("AT_OTA_CA") or ""
+OTA_TIMEOUT_MS = int(os.getenv("AT_OTA_TIMEOUT_MS") or 10000)

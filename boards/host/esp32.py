@@ -105,7 +105,7 @@ class Partition:
 
     def __init__(self, id, block_size=4096):
         if id == Partition.BOOT or id == Partition.RUNNING:
-            id = _boot_label() if id == Partition.BOOT else "ota_0"
+            id = _boot_label() if id == Partition.BOOT else _running_label()
         for row in _partition_table():
             if row[0] == id:
                 self._row = row
@@ -143,8 +143,10 @@ class Partition:
             raise OSError(-0x102, "ESP_ERR_INVALID_ARG")
         if not hoststate.exists(self._file):
             hoststate.makedirs(hoststate.path("flash"))
-            with open(self._file, "wb") as f:
-                f.write(b"\xff" * size)
+            erased = b"\xff" * self._bs
+            with open(self._file, "wb") as f:  # block by block: a partition can be larger than the heap
+                for at in range(0, size, self._bs):
+                    f.write(erased[: size - at])
         with open(self._file, "r+b") as f:
             f.seek(pos)
             f.write(data)
@@ -181,7 +183,7 @@ class Partition:
         hoststate.write_atomic(hoststate.path("flash", "otadata"), self._row[0].encode())
 
     def get_next_update(self):
-        running = _boot_label()
+        running = _running_label()
         apps = [row[0] for row in _partition_table() if row[1] == Partition.TYPE_APP and row[0].startswith("ota_")]
         if len(apps) < 2:
             raise OSError(2)  # ENOENT
@@ -195,3 +197,12 @@ class Partition:
 def _boot_label():
     v = hoststate.read(hoststate.path("flash", "otadata"))
     return v.decode() if v else "ota_0"
+
+
+def _running_label():
+    """The partition this firmware process runs from: the boot partition when it started, as the bootloader
+    chose it (a reset restarts the process). set_boot() changes only what the next boot runs."""
+    return _RUNNING
+
+
+_RUNNING = _boot_label()  # this module is imported at boot (the store's NVS)

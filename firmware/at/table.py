@@ -32,6 +32,7 @@ TABLE = (
     ("+CIPSTATE", "tcpip", Q, "open links"),
     ("+CIPSTATUS", "tcpip", E, "connection status and links"),
     ("+CIPSTO", "tcpip", Q | S, "server's idle timeout"),
+    ("+CIUPDATE", "ota", S | E, "update the firmware over Wi-Fi"),
     ("+CMD", "basic", Q, "list all commands and their forms"),
     ("+CWAUTOCONN", "wifi", Q | S, "join the saved AP at power-up"),
     ("+CWDHCP", "wifi", Q | S, "DHCP on or off"),

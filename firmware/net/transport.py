@@ -211,21 +211,3 @@ class Server:
     def close(self):
         self.sock.close()
 
-
-def tls_context(cadata=None):
-    """An ssl client context: it verifies the server's certificate (chain and host name, which open_tcp
-    passes as server_hostname) against ``cadata`` (a CA certificate, DER or PEM bytes) when one is given,
-    and verifies nothing otherwise. On the chip verification needs the RTC set (certificates have dates)."""
-    import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if cadata is None:
-        if hasattr(ctx, "check_hostname"):
-            ctx.check_hostname = False  # CPython checks names by default
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    if not MICROPYTHON and bytes(cadata[:10]) == b"-----BEGIN":
-        cadata = bytes(cadata).decode()  # CPython takes PEM as str, DER as bytes
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(cadata=cadata)
-    return ctx
