@@ -16,3 +16,4 @@ OTA_URL = ""  # e.g. "http://192.168.1.10:8000/upy-at"
 OTA_SSL_URL = ""  # e.g. "https://ota.example.com/upy-at"
 OTA_CA = ""  # e.g. "/ota_ca.der"
 OTA_TIMEOUT_MS = 10000  # connect, TLS handshake, and each read
+SNTP_PORT = 123  # AT+CIPSNTPCFG's servers are asked on this port

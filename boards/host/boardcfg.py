@@ -16,3 +16,5 @@ OTA_URL = os.getenv("AT_OTA_URL") or ""
 OTA_SSL_URL = os.getenv("AT_OTA_SSL_URL") or ""
 OTA_CA = os.getenv("AT_OTA_CA") or ""
 OTA_TIMEOUT_MS = int(os.getenv("AT_OTA_TIMEOUT_MS") or 10000)
+# SNTP's server port (AT+CIPSNTPCFG names hosts only): tests point it at a loopback server with AT_SNTP_PORT.
+SNTP_PORT = int(os.getenv("AT_SNTP_PORT") or 123)
