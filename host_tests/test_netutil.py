@@ -398,3 +398,33 @@ def test_transintvl_sets_the_passthrough_flush_interval(emu, tcp_echo):
         time.sleep(1.1)
         assert emu.command("AT") == [b"OK"]
     assert delays[0] < 0.3 and 0.55 < delays[600] < 1.5, delays
+
+
+# ---- acceptance: the PyPI client adafruit-circuitpython-esp-atcontrol ------------------------------
+def test_adafruit_client_sntp_and_ping(interp, sntp_server, monkeypatch, tmp_path):
+    """The client's sntp_config(), sntp_time and ping() against the emulator, as an MCU program uses them."""
+    import atcontrol_shim
+
+    with atcontrol_shim.installed():
+        import busio
+        from adafruit_espatcontrol.adafruit_espatcontrol import ESP_ATcontrol
+
+    monkeypatch.setenv("AT_SNTP_PORT", str(sntp_server.port))
+    sntp_server.time = T2016
+    with Emulator(interp, state=str(tmp_path)) as emu:
+        uart = busio.UART(emu.port, emu.port, baudrate=115200, timeout=0.1)
+        try:
+            esp = ESP_ATcontrol(uart, 115200)
+            esp.connect({"ssid": "upy-at-emu", "password": "emulator1"})
+            assert esp.sntp_time.startswith(b"Thu Jan 01 00:0")  # "may return 1970 'bad data'" (its docstring)
+            esp.sntp_config(True, 8, "127.0.0.1")
+            time.sleep(0.5)
+            assert esp.sntp_time.decode() in [expected(T2016 + k, 8 * 3600) for k in range(4)]
+            ms = esp.ping("127.0.0.1")
+            assert isinstance(ms, int) and 0 <= ms < 100
+            assert esp.ping(UNRESOLVABLE) is None  # +PING:TIMEOUT
+        except BaseException:
+            print("UART traffic:\n" + uart.transcript())
+            raise
+        finally:
+            uart.deinit()
