@@ -15,6 +15,7 @@ for path in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host"
         sys.path.insert(0, path)
 
 from harness import Emulator, INTERPRETERS  # noqa: E402
+from conftest_peers import *  # noqa: E402,F401,F403
 
 
 @pytest.fixture(params=INTERPRETERS)
