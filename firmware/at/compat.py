@@ -83,3 +83,29 @@ class Poller:
         if MICROPYTHON:
             return ready
         return [(self._objs[fd], ev) for fd, ev in ready]
+
+
+def load_cert_chain(ctx, cert, key):
+    """Give an ssl context our certificate and key as bytes (DER or PEM). MicroPython takes the bytes;
+    CPython takes only PEM files, so it gets temporary ones (DER wrapped as PEM, the key as PKCS#8)."""
+    if MICROPYTHON:
+        ctx.load_cert_chain(cert, key)
+        return
+    import base64
+    import os
+    import tempfile
+
+    paths = []
+    for data, kind in ((cert, "CERTIFICATE"), (key, "PRIVATE KEY")):
+        if not bytes(data).startswith(b"-----BEGIN"):
+            body = base64.encodebytes(bytes(data)).decode()
+            data = ("-----BEGIN %s-----\n%s-----END %s-----\n" % (kind, body, kind)).encode()
+        fd, path = tempfile.mkstemp(suffix=".pem")
+        os.write(fd, data)
+        os.close(fd)
+        paths.append(path)
+    try:
+        ctx.load_cert_chain(paths[0], paths[1])
+    finally:
+        for path in paths:
+            os.remove(path)

@@ -27,7 +27,7 @@ TABLE = (
     ("+CIPSERVERMAXCONN", "tcpip", Q | S, "server's maximum clients"),
     ("+CIPSNTPCFG", "netutil", Q | S, "SNTP on or off, time zone, servers"),
     ("+CIPSNTPTIME", "netutil", Q, "the time by SNTP, local, asctime format"),
-    ("+CIPSSLCCONF", "tcpip", Q, "SSL client configuration"),
+    ("+CIPSSLCCONF", "tcpip", Q | S, "SSL client authentication"),
     ("+CIPSTA", "wifi", Q | S, "station IP address"),
     ("+CIPSTAMAC", "wifi", Q | S, "station MAC address"),
     ("+CIPSTART", "tcpip", S, "open a TCP, UDP or SSL link"),
@@ -68,6 +68,7 @@ TABLE = (
     ("+RESTORE", "basic", E, "factory reset and restart"),
     ("+RFPOWER", "basic", Q | S, "Wi-Fi TX power"),
     ("+RST", "basic", E, "restart the module"),
+    ("+SAVETRANSLINK", "tcpip", S, "passthrough link opened at power-up"),
     ("+SLEEP", "basic", Q | S, "sleep mode"),
     ("+SYSFLASH", "basic", Q | S, "erase, write, read user partitions"),
     ("+SYSLOG", "basic", Q | S, "print ERR CODE before ERROR"),
@@ -87,7 +88,7 @@ TABLE = (
 
 
 # Families whose boot(at) runs at start-up, before "ready".
-BOOT = ("wifi",)
+BOOT = ("wifi", "tcpip")
 
 
 def find(name):

@@ -28,7 +28,7 @@ import boardcfg
 from at.engine import DONE
 from at.parser import AtError, num, text, E_EXEC, E_INVALID
 from cmds import wifi
-from net import http
+from net import http, transport
 
 BLOCK = 4096
 MAGIC = 0xE9  # the first byte of an ESP32 app image
@@ -115,7 +115,7 @@ def _tls():
     if boardcfg.OTA_CA:
         with open(boardcfg.OTA_CA, "rb") as f:
             cadata = f.read()
-    return http.tls_context(cadata)
+    return transport.tls_context(cadata)
 
 
 def _get(conn, path):

@@ -6,6 +6,7 @@ A link's socket is read only while the module is idle (engine.watch): what arriv
 TCP's own flow control holds the peer. Commands whose parameters start with <link ID> when
 AT+CIPMUX=1 declare both shapes (the ``p_`` function picks one).
 """
+import esp32
 import network
 from at.compat import ticks_ms, ticks_diff
 from at.engine import DONE
@@ -28,6 +29,7 @@ server_maxconn = MAX_LINKS  # AT+CIPSERVERMAXCONN
 server_timeout = 180  # AT+CIPSTO, seconds
 ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
 pass_target = None  # type: tuple  # passthrough: (kind, host, addr) to reconnect to when the link drops
+_USER_PARTITION = 0x40  # esp-at's at_customize partitions (client_cert, server_key …)
 _rx = bytearray(IPD_MAX)
 _at = None
 _checked = 0
@@ -137,7 +139,7 @@ def _accept(at):
     if index is None or served >= server_maxconn:
         conn.close()
         return
-    _attach(at, Link(index, "TCP", conn, remote, 1))
+    _attach(at, Link(index, server.kind, conn, remote, 1))
     at.urc("%d,CONNECT\r\n" % index)
 
 
@@ -268,7 +270,7 @@ def _open(at, index, kind, host, addr, extra, udp_mode):
             raise AtError(E_EXEC)
         _attach(at, Link(index, kind, conn, addr[:2], 0, udp_mode or 0))
     else:
-        conn = yield from transport.open_tcp(addr, 10000, _tls(kind), host)
+        conn = yield from transport.open_tcp(addr, 10000, _tls(kind, index), host)
         if conn is None:
             at.write(b"%d,CLOSED\r\n" % index if mux else b"CLOSED\r\n")
             return False
@@ -281,17 +283,51 @@ def _open(at, index, kind, host, addr, extra, udp_mode):
     return None
 
 
-def _tls(kind):
-    """The SSL context of an SSL link: no verification until AT+CIPSSLCCONF configures it."""
+def _tls(kind, index=0):
+    """The SSL context of link ``index`` per AT+CIPSSLCCONF: 0 no authentication, 1 our certificate,
+    2 verify the server with the CA, 3 both (certificates from esp-at's client_* partitions)."""
     if kind != "SSL":
         return None
-    import ssl
+    auth = ssl_conf[index]
+    ca = pki("client_ca") if auth & 2 else None
+    cert = (pki("client_cert"), pki("client_key")) if auth & 1 else None
+    if (auth & 2 and ca is None) or (cert is not None and None in cert):
+        raise AtError(E_EXEC)  # the partition holds no certificate
+    return transport.tls_context(ca, cert)
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if hasattr(ctx, "check_hostname"):
-        ctx.check_hostname = False  # CPython checks names by default
-    ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # the frozen ssl.SSLContext has it
-    return ctx
+
+def pki(label):
+    """The certificate or key in user partition ``label`` (written with AT+SYSFLASH): DER, whose length
+    its header gives, or PEM up to its END line; None when the partition is erased or absent."""
+    found = esp32.Partition.find(_USER_PARTITION, label=label)
+    if not found:
+        return None
+    buf = bytearray(min(found[0].info()[3], 4096))
+    found[0].readblocks(0, buf)
+    if buf[0] == 0x30:  # a DER SEQUENCE
+        n = buf[1]
+        size = 2 + n if n < 0x80 else 2 + (n & 0x7F) + int.from_bytes(bytes(buf[2 : 2 + (n & 0x7F)]), "big")
+        return bytes(buf[:size]) if size <= len(buf) else None
+    end = buf.find(b"-----END")
+    if end < 0:
+        return None
+    return bytes(buf[: buf.find(b"-----", end + 8) + 5])
+
+
+ssl_conf = [0] * MAX_LINKS  # AT+CIPSSLCCONF auth type per link
+
+
+def p_cipsslcconf():
+    """AT+CIPSSLCCONF=[<link ID>,]<type>[,<cert_key_ID>][,<CA_ID>]: one certificate set (ID 0)."""
+    tail = (num(0, 3), num(0, 0, True), num(0, 0, True))
+    return ((num(0, MAX_LINKS - 1, True),) + tail) if mux else tail
+
+
+def s_cipsslcconf(at, *args):
+    index, auth = (args[0], args[1]) if mux else (0, args[0])
+    for i in range(MAX_LINKS) if mux and index is None else (index,):
+        ssl_conf[i] = auth
+    at.store.save_bytes("sslconf", ",".join([str(a) for a in ssl_conf]))
 
 
 # ---- sending -------------------------------------------------------------------------------------
@@ -413,8 +449,9 @@ def e_cipstatus(at):
 
 
 def q_cipsslcconf(at):
-    """+CIPSSLCCONF:<link>,<type>,<cert>,<ca> per configured link; none is configured."""
-    return None
+    for i in range(MAX_LINKS):
+        if ssl_conf[i]:
+            at.reply("+CIPSSLCCONF:%d,%d,0,0" % (i, ssl_conf[i]))
 
 
 # ---- names ---------------------------------------------------------------------------------------
@@ -467,10 +504,17 @@ def s_cipserver(at, mode, port, kind, ca):
         return None
     if server is not None:
         raise AtError(E_EXEC)
+    tls = None
     if kind is not None:
-        raise AtError(E_INVALID | 2)  # an SSL server needs the server certificate partitions: not yet
+        if kind != "SSL":
+            raise AtError(E_INVALID | 2)
+        cert = (pki("server_cert"), pki("server_key"))
+        ca_cert = pki("server_ca") if ca else None
+        if None in cert or (ca and ca_cert is None):
+            raise AtError(E_EXEC)  # the server_* partitions hold no certificate
+        tls = transport.tls_context(ca_cert, cert, server=True)
     try:
-        server = transport.Server(port or 333, "TCP", ca or 0)
+        server = transport.Server(port or 333, kind or "TCP", ca or 0, tls)
     except OSError:
         raise AtError(E_EXEC)
     if _at is None:
@@ -534,3 +578,51 @@ def s_ciprecvdata(at, *args):
 
 def q_ciprecvlen(at):
     at.reply("+CIPRECVLEN:" + ",".join([str(len(link.pending)) if link else "-1" for link in links]))
+
+
+# ---- passthrough at power-up ---------------------------------------------------------------------
+def p_savetranslink():
+    """AT+SAVETRANSLINK=<mode>,<host>,<port>[,"TCP"|"SSL",<keepalive>] or [,"UDP",<UDP local port>]"""
+    return (num(0, 1), text(128, 1, True), num(1, 65535, True), text(3, 3, True), num(0, 65535, True))
+
+
+def s_savetranslink(at, mode, host, port, kind, extra):
+    """Always saved. Mode 1: at power-up, once the station has an address, open the link and pass through."""
+    if mode == 0:
+        at.store.erase("translink")
+        return None
+    kind = kind or "TCP"
+    if host is None or port is None or kind not in ("TCP", "UDP", "SSL") or (kind != "UDP" and (extra or 0) > 7200):
+        raise AtError(E_INVALID)
+    at.store.put_bytes("translink", "%s,%d,%d,%s" % (kind, port, extra or 0, host))
+
+
+def boot(at):
+    saved = at.store.get_str("sslconf")
+    if saved:
+        ssl_conf[:] = [int(x) for x in saved.split(",")]
+    saved = at.store.get_str("translink")
+    if saved:
+        kind, port, extra, host = saved.split(",", 3)
+        at.spawn(_boot_passthrough(at, kind, host, int(port), int(extra)))
+
+
+def _boot_passthrough(at, kind, host, port, extra):
+    global cipmode, pass_target
+    while True:
+        while not wifi.sta.isconnected():
+            yield 200
+        try:
+            addr = transport.resolve(host, port)
+            break
+        except OSError:
+            yield 1000
+    cipmode = 1
+    pass_target = (kind, host, addr)
+    if kind == "UDP":
+        _attach(at, Link(0, kind, transport.open_udp(addr, extra), addr[:2], 0))
+    else:
+        conn = yield from transport.open_tcp(addr, 10000, _tls(kind), host)
+        if conn is not None:  # else the monitor keeps trying, as in any passthrough
+            _attach(at, Link(0, kind, conn, addr[:2], 0))
+    at.passthrough(_PassSink(at))

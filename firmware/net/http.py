@@ -1,6 +1,6 @@
 """A small streaming HTTP/1.1 client for the loop: generators that yield ms to sleep, like transport.open_tcp.
 
-    conn = yield from http.connect("https://host:port/base", 10000, http.tls_context(ca))
+    conn = yield from http.connect("https://host:port/base", 10000, transport.tls_context(ca))
     resp = yield from conn.get("/base/version")           # status line and headers are read
     n = yield from resp.readinto(buf)                     # the body, piece by piece: 0 at its end
     text = yield from resp.read(64)                       # or a small body whole
@@ -45,25 +45,6 @@ def parse_url(url):
     if not host:
         raise ValueError("no host")
     return tls, host, port, path
-
-
-def tls_context(cadata=None):
-    """An ssl client context for https: it verifies the server's certificate (chain, dates, and the URL's
-    host name, which connect() passes as server_hostname) against ``cadata``, a CA certificate (DER or PEM
-    bytes), when one is given; without one it verifies nothing. On the chip verification needs the RTC set."""
-    import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if cadata is None:
-        if hasattr(ctx, "check_hostname"):
-            ctx.check_hostname = False  # CPython checks names by default
-        ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # the frozen ssl.SSLContext has it
-        return ctx
-    if not MICROPYTHON and bytes(cadata[:10]) == b"-----BEGIN":
-        cadata = bytes(cadata).decode()  # CPython takes PEM as str, DER as bytes
-    ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
-    ctx.load_verify_locations(cadata=cadata)
-    return ctx
 
 
 def connect(url, timeout_ms, tls_ctx=None):

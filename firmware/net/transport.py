@@ -6,11 +6,13 @@ MicroPython sockets read with readinto() (None when nothing is there), CPython's
 (BlockingIOError); MicroPython has no getsockname(), so a client binds its own local port.
 """
 import errno
+import os
 import select
 import socket
-from at.compat import ticks_ms, ticks_diff, MICROPYTHON
+from at.compat import ticks_ms, ticks_diff, MICROPYTHON, load_cert_chain
 
-_next_port = 49152 + (ticks_ms() & 0x3FFF)
+_next_port = 49152 + (os.urandom(1)[0] << 6)  # where this boot's client ports start
+_SO_KEEPALIVE = getattr(socket, "SO_KEEPALIVE", 0x0008)  # lwIP's value: the ESP32 port does not name it
 
 
 def addr_of(sockaddr):
@@ -51,7 +53,7 @@ def _bind_local(sock, port):
 
 
 def _would_block(e):
-    return e.args[0] in (errno.EAGAIN, errno.EWOULDBLOCK) if e.args else False
+    return bool(e.args) and e.args[0] == errno.EAGAIN  # EWOULDBLOCK is EAGAIN (and absent on the ESP32)
 
 
 class Connection:
@@ -132,7 +134,7 @@ class Connection:
 
     def keepalive(self, seconds):
         """TCP keep-alive on (MicroPython offers no probe interval: the stack's default applies)."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, _SO_KEEPALIVE, 1)
 
     def close(self):
         try:
@@ -187,12 +189,13 @@ def open_tcp(addr, timeout_ms, tls=None, server_hostname=None):
 
 
 class Server:
-    """A listening TCP socket on all interfaces."""
+    """A listening TCP socket on all interfaces; its clients speak TLS when given a server context."""
 
-    def __init__(self, port, kind, ca):
+    def __init__(self, port, kind, ca, tls=None):
         self.port = port
         self.kind = kind
         self.ca = ca
+        self.tls = tls
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(resolve("0.0.0.0", port)[2])
@@ -205,9 +208,37 @@ class Server:
             sock, sockaddr = self.sock.accept()
         except OSError:
             return None, None
+        if self.tls is not None:
+            try:  # the handshake blocks, with a timeout, as a client's does
+                sock.settimeout(5)
+                sock = self.tls.wrap_socket(sock, server_side=True)
+            except (OSError, ValueError):
+                sock.close()
+                return None, None
         sock.setblocking(False)
         return Connection(sock, self.port), addr_of(sockaddr)
 
     def close(self):
         self.sock.close()
 
+
+
+def tls_context(cadata=None, cert=None, server=False):
+    """An ssl context. ``cadata`` (a CA certificate, DER or PEM bytes): the peer's certificate must chain
+    to it (a client also checks the server_hostname open_tcp passes); without it nothing is verified.
+    ``cert``: (certificate, key) this side presents. On the chip, verification needs the RTC set."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    if cert is not None:
+        load_cert_chain(ctx, cert[0], cert[1])
+    if cadata is None:
+        if hasattr(ctx, "check_hostname"):
+            ctx.check_hostname = False  # CPython checks names by default
+        ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # the frozen ssl.SSLContext has it
+        return ctx
+    if not MICROPYTHON and bytes(cadata[:10]) == b"-----BEGIN":
+        cadata = bytes(cadata).decode()  # CPython takes PEM as str, DER as bytes
+    ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+    ctx.load_verify_locations(cadata=cadata)
+    return ctx
