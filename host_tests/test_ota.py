@@ -16,7 +16,7 @@ import pytest
 
 import peers
 from harness import Emulator
-from net import http
+from net import http, transport
 
 AP = 'AT+CWJAP="upy-at-emu","emulator1"'
 PARTITION = 0x180000  # ota_0 and ota_1 in boards/esp32_generic/partitions.csv
@@ -344,10 +344,10 @@ def test_client_tls_verifies_with_a_ca(https_server, test_ca):
     https_server.serve("/s", b"secret")
     url = https_server.url("/s")
     for cadata in (test_ca.ca.cert_der, test_ca.ca.cert_pem):
-        resp, got = fetch(url, http.tls_context(cadata))
+        resp, got = fetch(url, transport.tls_context(cadata))
         assert got == b"secret"
     with pytest.raises(OSError):
-        run(http.get(url, 2000, http.tls_context(test_ca.other_ca.cert_der)))
-    assert fetch(url, http.tls_context())[1] == b"secret"  # no CA: no verification
+        run(http.get(url, 2000, transport.tls_context(test_ca.other_ca.cert_der)))
+    assert fetch(url, transport.tls_context())[1] == b"secret"  # no CA: no verification
     with pytest.raises(ValueError):
         run(http.get(url, 2000))  # https without a context

@@ -14,7 +14,7 @@ HttpError; a connection that cannot be made raises OSError. TLS is the transport
 verifies the server when it was made with a CA. No AT here.
 """
 import errno
-from at.compat import ticks_ms, ticks_diff, MICROPYTHON
+from at.compat import ticks_ms, ticks_diff
 from net import transport
 
 LINE_MAX = 512  # status and header lines, chunk-size lines
