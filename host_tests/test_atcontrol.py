@@ -55,12 +55,19 @@ def wait_for_boot(emu, boots, timeout=20):
 # ---- peers on the laptop --------------------------------------------------------------------------------
 
 
+# A loopback peer answers within microseconds; a network does not. The client (0.11.7) reads up to SEND OK
+# in one-second windows and drops a +IPD that arrives in the same read, then retries without its connection
+# type. So the peers here answer after a network's round trip, as any server the client talks to does.
+NETWORK_RTT = 0.05
+
+
 class _Echo(socketserver.BaseRequestHandler):
     def handle(self):
         while True:
             data = self.request.recv(4096)
             if not data:
                 return
+            time.sleep(NETWORK_RTT)
             self.request.sendall(data)
 
 
@@ -72,6 +79,7 @@ class _Web(http.server.BaseHTTPRequestHandler):
         if self.path != "/testwifi/index.html":
             self.send_error(404)
             return
+        time.sleep(NETWORK_RTT)
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(PAGE)))
