@@ -118,6 +118,13 @@ class Emulator:
             f = s.makefile("rb")
             return json.loads(f.readline())
 
+    def online(self, *setup):
+        """Echo off, join the default virtual AP, then run ``setup`` commands, each answering OK."""
+        assert self.command("ATE0")[-1] == b"OK"
+        assert self.command('AT+CWJAP="upy-at-emu","emulator1"')[-1] == b"OK"
+        for line in setup:
+            assert self.command(line) == [b"OK"], line
+
     def console(self):
         try:
             with open(os.path.join(self.state, "console.log"), "rb") as f:

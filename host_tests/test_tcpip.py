@@ -8,16 +8,6 @@ import pytest
 
 from peers import pattern, wait_for
 
-AP = 'AT+CWJAP="upy-at-emu","emulator1"'
-
-
-def online(emu, *setup):
-    assert emu.command("ATE0")[-1] == b"OK"
-    assert emu.command(AP)[-1] == b"OK"
-    for line in setup:
-        assert emu.command(line) == [b"OK"], line
-
-
 def send(emu, command, data):
     """AT+CIPSEND-style: the command, '>', the data; returns the lines after the data up to SEND OK/FAIL."""
     emu.send(command.encode() + b"\r\n")
@@ -38,7 +28,7 @@ def read_ipd(emu, timeout=10):
 
 # ---- single link -----------------------------------------------------------------------------------
 def test_tcp_link_send_receive_close(emu, tcp_echo):
-    online(emu)
+    emu.online()
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port) == [b"CONNECT", b"OK"]
     assert emu.command("AT+CIPSTATUS")[0] == b"STATUS:3"
     assert send(emu, "AT+CIPSEND=5", b"hello") == [b"Recv 5 bytes", b"SEND OK"]
@@ -61,7 +51,7 @@ def test_tcp_link_send_receive_close(emu, tcp_echo):
 
 
 def test_the_peer_closing_gives_closed(emu, tcp_echo):
-    online(emu)
+    emu.online()
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     wait_for(lambda: tcp_echo.connections == 1)
     tcp_echo.conns[0].close()
@@ -70,7 +60,7 @@ def test_the_peer_closing_gives_closed(emu, tcp_echo):
 
 
 def test_send_ok_comes_before_the_reply(emu, tcp_echo):
-    online(emu, "AT+CIPMUX=1")
+    emu.online("AT+CIPMUX=1")
     assert emu.command('AT+CIPSTART=0,"TCP","127.0.0.1",%d' % tcp_echo.port) == [b"0,CONNECT", b"OK"]
     for _ in range(20):
         emu.send(b"AT+CIPSEND=0,4\r\n")
@@ -81,7 +71,7 @@ def test_send_ok_comes_before_the_reply(emu, tcp_echo):
 
 
 def test_refused_and_unresolvable(emu):
-    online(emu)
+    emu.online()
     free = socket.socket()
     free.bind(("127.0.0.1", 0))
     port = free.getsockname()[1]
@@ -100,7 +90,7 @@ def test_no_network_no_link(emu, tcp_echo):
 
 
 def test_cipsend_errors(emu, tcp_echo):
-    online(emu)
+    emu.online()
     assert emu.command("AT+CIPSEND=5") == [b"ERROR"]  # no link
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     assert emu.command("AT+CIPSEND=0") == [b"ERROR"]
@@ -110,7 +100,7 @@ def test_cipsend_errors(emu, tcp_echo):
 
 
 def test_surplus_bytes_after_the_data_are_busy(emu, tcp_echo):
-    online(emu)
+    emu.online()
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     emu.send(b"AT+CIPSEND=4\r\n")
     emu.read_until(b">")
@@ -121,7 +111,7 @@ def test_surplus_bytes_after_the_data_are_busy(emu, tcp_echo):
 
 
 def test_cipsendex_ends_at_backslash_zero(emu, tcp_echo):
-    online(emu)
+    emu.online()
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     assert send(emu, "AT+CIPSENDEX=100", b"ab\\\\0c\\0")[-1] == b"SEND OK"
     wait_for(lambda: tcp_echo.received and bytes(tcp_echo.received[0]) == b"ab\\0c")
@@ -129,7 +119,7 @@ def test_cipsendex_ends_at_backslash_zero(emu, tcp_echo):
 
 # ---- several links -------------------------------------------------------------------------------
 def test_mux_rules(emu, tcp_echo):
-    online(emu)
+    emu.online()
     assert emu.command("AT+CIPMUX?") == [b"+CIPMUX:0", b"OK"]
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     assert emu.command("AT+CIPMUX=1") == [b"ERROR"]  # not while a link is open
@@ -148,7 +138,7 @@ def test_mux_rules(emu, tcp_echo):
 
 def test_five_links_256_kb_each_byte_exact(emu, tcp_echo):
     """Five links at once, each sending 256 KB through AT+CIPSEND and getting it back as +IPD."""
-    online(emu, "AT+CIPMUX=1")
+    emu.online("AT+CIPMUX=1")
     size, piece = 256 * 1024, 8192
     data = [pattern(size, seed) for seed in range(5)]
     for i in range(5):
@@ -186,7 +176,7 @@ def _collect(emu, got, until):
 
 # ---- +IPD forms ----------------------------------------------------------------------------------
 def test_cipdinfo_adds_the_remote_address(emu, tcp_echo):
-    online(emu, "AT+CIPDINFO=1")
+    emu.online("AT+CIPDINFO=1")
     assert emu.command("AT+CIPDINFO?") == [b"+CIPDINFO:TRUE", b"OK"]
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     send(emu, "AT+CIPSEND=3", b"abc")
@@ -195,7 +185,7 @@ def test_cipdinfo_adds_the_remote_address(emu, tcp_echo):
 
 
 def test_udp_link_fixed_and_changing_remote(emu, udp_echo):
-    online(emu)
+    emu.online()
     assert emu.command('AT+CIPSTART="UDP","127.0.0.1",%d,40123,0' % udp_echo.port) == [b"CONNECT", b"OK"]
     assert re.search(rb'\+CIPSTATE:0,"UDP","127.0.0.1",%d,40123,0' % udp_echo.port, b"\n".join(emu.command("AT+CIPSTATE?")))
     send(emu, "AT+CIPSEND=4", b"dgr1")
@@ -218,7 +208,7 @@ def test_udp_link_fixed_and_changing_remote(emu, udp_echo):
 
 # ---- passive receive (2.x) -----------------------------------------------------------------------
 def test_passive_receive(emu, tcp_echo):
-    online(emu, "AT+CIPMUX=1", "AT+CIPRECVTYPE=1")
+    emu.online("AT+CIPMUX=1", "AT+CIPRECVTYPE=1")
     assert emu.command("AT+CIPRECVMODE?") == [b"+CIPRECVMODE:1", b"OK"]
     assert emu.command('AT+CIPSTART=1,"TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     send(emu, "AT+CIPSEND=1,6", b"abcdef")
@@ -233,7 +223,7 @@ def test_passive_receive(emu, tcp_echo):
 
 
 def test_passive_receive_holds_the_peer_when_full(emu, tcp_echo):
-    online(emu, "AT+CIPRECVMODE=1")
+    emu.online("AT+CIPRECVMODE=1")
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     wait_for(lambda: tcp_echo.connections == 1)
     big = pattern(20000, 3)
@@ -260,7 +250,7 @@ def free_port():
 
 
 def test_server_accepts_clients(emu, connect_client):
-    online(emu)
+    emu.online()
     port = free_port()
     assert emu.command("AT+CIPSERVER=1,%d" % port) == [b"ERROR"]  # needs AT+CIPMUX=1
     assert emu.command("AT+CIPMUX=1") == [b"OK"]
@@ -281,7 +271,7 @@ def test_server_accepts_clients(emu, connect_client):
 
 
 def test_server_max_clients_and_idle_timeout(emu, connect_client):
-    online(emu, "AT+CIPMUX=1", "AT+CIPSERVERMAXCONN=1", "AT+CIPSTO=2")
+    emu.online("AT+CIPMUX=1", "AT+CIPSERVERMAXCONN=1", "AT+CIPSTO=2")
     assert emu.command("AT+CIPSERVERMAXCONN?") == [b"+CIPSERVERMAXCONN:1", b"OK"]
     assert emu.command("AT+CIPSTO?") == [b"+CIPSTO:2", b"OK"]
     port = free_port()
@@ -298,7 +288,7 @@ def test_server_max_clients_and_idle_timeout(emu, connect_client):
 
 # ---- passthrough ---------------------------------------------------------------------------------
 def test_passthrough_echo_and_plus_plus_plus(emu, tcp_echo):
-    online(emu, "AT+CIPMODE=1")
+    emu.online("AT+CIPMODE=1")
     assert emu.command("AT+CIPMODE?") == [b"+CIPMODE:1", b"OK"]
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     emu.send(b"AT+CIPSEND\r\n")
@@ -321,12 +311,12 @@ def test_passthrough_echo_and_plus_plus_plus(emu, tcp_echo):
 
 
 def test_passthrough_needs_a_link(emu):
-    online(emu, "AT+CIPMODE=1")
+    emu.online("AT+CIPMODE=1")
     assert emu.command("AT+CIPSEND") == [b"ERROR"]
 
 
 def test_passthrough_rejoins_a_dropped_link(emu, tcp_echo):
-    online(emu, "AT+CIPMODE=1")
+    emu.online("AT+CIPMODE=1")
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
     emu.send(b"AT+CIPSEND\r\n")
     emu.read_until(b">", 5)
@@ -348,7 +338,7 @@ def test_ten_megabytes_through_passthrough_byte_exact(interp, tcp_echo):
     from harness import Emulator
     tcp_echo.set_mode("sink")
     with Emulator(interp) as emu:
-        online(emu, "AT+CIPMODE=1")
+        emu.online("AT+CIPMODE=1")
         assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port)[-1] == b"OK"
         emu.send(b"AT+CIPSEND\r\n")
         emu.read_until(b">", 5)
@@ -370,14 +360,14 @@ def test_ten_megabytes_through_passthrough_byte_exact(interp, tcp_echo):
 
 # ---- names ---------------------------------------------------------------------------------------
 def test_cipdomain(emu):
-    online(emu)
+    emu.online()
     assert emu.command('AT+CIPDOMAIN="localhost"') == [b"+CIPDOMAIN:127.0.0.1", b"OK"]
     assert emu.command('AT+CIPDOMAIN="127.0.0.1"') == [b"+CIPDOMAIN:127.0.0.1", b"OK"]
     assert emu.command('AT+CIPDOMAIN="no-such-host.invalid"') == [b"ERROR"]
 
 
 def test_tls_link_without_verification(emu, tls_echo):
-    online(emu)
+    emu.online()
     assert emu.command('AT+CIPSTART="SSL","127.0.0.1",%d' % tls_echo.port, timeout=20) == [b"CONNECT", b"OK"]
     send(emu, "AT+CIPSEND=9", b"over tls!")
     assert read_ipd(emu) == ["9"] and emu.read_exact(9) == b"over tls!"

@@ -9,16 +9,6 @@ import time
 from harness import Emulator
 from peers import wait_for
 
-AP = 'AT+CWJAP="upy-at-emu","emulator1"'
-
-
-def online(emu, *setup):
-    assert emu.command("ATE0")[-1] == b"OK"
-    assert emu.command(AP)[-1] == b"OK"
-    for line in setup:
-        assert emu.command(line) == [b"OK"], line
-
-
 def flash(emu, label, data):
     """Erase a user partition and write ``data`` at its start (AT+SYSFLASH)."""
     assert emu.command('AT+SYSFLASH=0,"%s"' % label) == [b"OK"]
@@ -38,7 +28,7 @@ def echo_over(emu, text=b"secret"):
 
 
 def test_verify_the_server_with_the_ca(emu, test_ca, tls_echo, tls_echo_untrusted):
-    online(emu)
+    emu.online()
     flash(emu, "client_ca", test_ca.ca.cert_der)
     assert emu.command("AT+CIPSSLCCONF=2,0,0") == [b"OK"]
     assert emu.command("AT+CIPSSLCCONF?") == [b"+CIPSSLCCONF:0,2,0,0", b"OK"]
@@ -50,7 +40,7 @@ def test_verify_the_server_with_the_ca(emu, test_ca, tls_echo, tls_echo_untruste
 
 
 def test_mutual_authentication(emu, test_ca, tls_echo_mutual):
-    online(emu)
+    emu.online()
     flash(emu, "client_ca", test_ca.ca.cert_der)
     flash(emu, "client_cert", test_ca.client.cert_der)
     flash(emu, "client_key", test_ca.client.key_der)
@@ -67,7 +57,7 @@ def test_mutual_authentication(emu, test_ca, tls_echo_mutual):
 
 
 def test_sslcconf_errors(emu, tls_echo):
-    online(emu)
+    emu.online()
     assert emu.command("AT+CIPSSLCCONF=4") == [b"ERROR"]
     assert emu.command("AT+CIPSSLCCONF=2,1,0") == [b"ERROR"]  # one certificate set: ID 0
     assert emu.command("AT+CIPSSLCCONF=2") == [b"OK"]
@@ -79,7 +69,7 @@ def test_sslcconf_errors(emu, tls_echo):
 
 
 def test_ssl_server(emu, test_ca):
-    online(emu, "AT+CIPMUX=1")
+    emu.online("AT+CIPMUX=1")
     assert emu.command('AT+CIPSERVER=1,%d,"SSL",0' % 4433) == [b"ERROR"]  # no certificate in flash yet
     flash(emu, "server_cert", test_ca.server.cert_der)
     flash(emu, "server_key", test_ca.server.key_der)
@@ -114,7 +104,7 @@ def _free_port():
 def test_savetranslink_boots_into_passthrough(interp, tcp_echo, udp_echo):
     with tempfile.TemporaryDirectory() as state:
         with Emulator(interp, state=state) as emu:
-            online(emu)
+            emu.online()
             assert emu.command('AT+SAVETRANSLINK=1,"127.0.0.1",%d,"TCP"' % tcp_echo.port) == [b"OK"]
             assert emu.command('AT+SAVETRANSLINK=1,"127.0.0.1",%d,"TCQ"' % tcp_echo.port) == [b"ERROR"]
             assert emu.command("AT+SAVETRANSLINK=1") == [b"ERROR"]

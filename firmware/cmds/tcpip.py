@@ -163,13 +163,21 @@ _rejoining = False
 def _rejoin(at):
     global _rejoining
     _rejoining = True
+    yield from _open_pass_link(at, 5000)
+    _rejoining = False
+
+
+def _open_pass_link(at, timeout_ms, udp_port=0):
+    """Generator: open link 0 to pass_target for passthrough (after a drop, or at power-up)."""
     kind, host, addr = pass_target
-    conn = yield from transport.open_tcp(addr, 5000, _tls(kind), host)
-    if conn is not None and at.in_passthrough and links[0] is None:
+    if kind == "UDP":
+        _attach(at, Link(0, kind, transport.open_udp(addr, udp_port), addr[:2], 0))
+        return
+    conn = yield from transport.open_tcp(addr, timeout_ms, _tls(kind), host)
+    if conn is not None and links[0] is None:
         _attach(at, Link(0, kind, conn, addr[:2], 0))
     elif conn is not None:
         conn.close()
-    _rejoining = False
 
 
 # ---- modes ---------------------------------------------------------------------------------------
@@ -619,10 +627,5 @@ def _boot_passthrough(at, kind, host, port, extra):
             yield 1000
     cipmode = 1
     pass_target = (kind, host, addr)
-    if kind == "UDP":
-        _attach(at, Link(0, kind, transport.open_udp(addr, extra), addr[:2], 0))
-    else:
-        conn = yield from transport.open_tcp(addr, 10000, _tls(kind), host)
-        if conn is not None:  # else the monitor keeps trying, as in any passthrough
-            _attach(at, Link(0, kind, conn, addr[:2], 0))
+    yield from _open_pass_link(at, 10000, extra)  # when it fails, the monitor keeps trying, as in any passthrough
     at.passthrough(_PassSink(at))

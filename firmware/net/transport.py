@@ -9,7 +9,7 @@ import errno
 import os
 import select
 import socket
-from at.compat import ticks_ms, ticks_diff, MICROPYTHON, load_cert_chain
+from at.compat import ticks_ms, ticks_diff, MICROPYTHON, load_cert_chain, generator_result
 
 _next_port = 49152 + (os.urandom(1)[0] << 6)  # where this boot's client ports start
 _SO_KEEPALIVE = getattr(socket, "SO_KEEPALIVE", 0x0008)  # lwIP's value: the ESP32 port does not name it
@@ -115,22 +115,16 @@ class Connection:
         return True
 
     def send_blocking(self, data, timeout_ms):
-        """Send everything now, waiting on poll while the socket is full (passthrough); True on success."""
-        mv = memoryview(data)
+        """send_all, waiting on poll while the socket is full instead of yielding (passthrough)."""
         p = select.poll()
         p.register(self.sock, select.POLLOUT)
-        start = ticks_ms()
+        sending = self.send_all(data, None, timeout_ms)
         try:
-            while mv:
-                n = self._send_some(mv, None)
-                mv = mv[n:]
-                if mv:
-                    if ticks_diff(ticks_ms(), start) > timeout_ms:
-                        return False
-                    p.poll(100)  # wait until the socket takes more
-        except OSError:
-            return False
-        return True
+            while True:
+                next(sending)
+                p.poll(100)  # until the socket takes more
+        except StopIteration as done:
+            return generator_result(done)
 
     def keepalive(self, seconds):
         """TCP keep-alive on (MicroPython offers no probe interval: the stack's default applies)."""
