@@ -16,6 +16,9 @@ EXPECTED = {
     "at_round_trip_median_us": RATIO,
     "at_round_trip_p90_us": RATIO,
     "dispatch_cmds_per_s": RATIO,
+    "passthrough_uart_to_tcp_bytes_per_s": RATIO,
+    "passthrough_tcp_to_uart_bytes_per_s": RATIO,
+    "ipd_receive_payload_bytes_per_s": RATIO,
     "min_heap_kib": r"skipped  \(--quick\)",
     "mpy_total_bytes": r"\d+",
 }
