@@ -6,13 +6,12 @@ A link's socket is read only while the module is idle (engine.watch): what arriv
 TCP's own flow control holds the peer. Commands whose parameters start with <link ID> when
 AT+CIPMUX=1 declare both shapes (the ``p_`` function picks one).
 """
-import esp32
 import network
 from at.compat import ticks_ms, ticks_diff
 from at.engine import DONE
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
 from cmds import wifi
-from net import transport
+from net import pki, transport
 
 MAX_LINKS = 5
 IPD_MAX = 1460  # an +IPD carries at most this much
@@ -29,7 +28,6 @@ server_maxconn = MAX_LINKS  # AT+CIPSERVERMAXCONN
 server_timeout = 180  # AT+CIPSTO, seconds
 ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
 pass_target = None  # type: tuple  # passthrough: (kind, host, addr) to reconnect to when the link drops
-_USER_PARTITION = 0x40  # esp-at's at_customize partitions (client_cert, server_key …)
 _rx = bytearray(IPD_MAX)
 _at = None
 _checked = 0
@@ -296,30 +294,10 @@ def _tls(kind, index=0):
     2 verify the server with the CA, 3 both (certificates from esp-at's client_* partitions)."""
     if kind != "SSL":
         return None
-    auth = ssl_conf[index]
-    ca = pki("client_ca") if auth & 2 else None
-    cert = (pki("client_cert"), pki("client_key")) if auth & 1 else None
-    if (auth & 2 and ca is None) or (cert is not None and None in cert):
-        raise AtError(E_EXEC)  # the partition holds no certificate
-    return transport.tls_context(ca, cert)
-
-
-def pki(label):
-    """The certificate or key in user partition ``label`` (written with AT+SYSFLASH): DER, whose length
-    its header gives, or PEM up to its END line; None when the partition is erased or absent."""
-    found = esp32.Partition.find(_USER_PARTITION, label=label)
-    if not found:
-        return None
-    buf = bytearray(min(found[0].info()[3], 4096))
-    found[0].readblocks(0, buf)
-    if buf[0] == 0x30:  # a DER SEQUENCE
-        n = buf[1]
-        size = 2 + n if n < 0x80 else 2 + (n & 0x7F) + int.from_bytes(bytes(buf[2 : 2 + (n & 0x7F)]), "big")
-        return bytes(buf[:size]) if size <= len(buf) else None
-    end = buf.find(b"-----END")
-    if end < 0:
-        return None
-    return bytes(buf[: buf.find(b"-----", end + 8) + 5])
+    ctx = pki.client_context(ssl_conf[index] & 2, ssl_conf[index] & 1)
+    if ctx is None:
+        raise AtError(E_EXEC)  # a partition holds no certificate
+    return ctx
 
 
 ssl_conf = [0] * MAX_LINKS  # AT+CIPSSLCCONF auth type per link
@@ -516,8 +494,8 @@ def s_cipserver(at, mode, port, kind, ca):
     if kind is not None:
         if kind != "SSL":
             raise AtError(E_INVALID | 2)
-        cert = (pki("server_cert"), pki("server_key"))
-        ca_cert = pki("server_ca") if ca else None
+        cert = (pki.read("server_cert"), pki.read("server_key"))
+        ca_cert = pki.read("server_ca") if ca else None
         if None in cert or (ca and ca_cert is None):
             raise AtError(E_EXEC)  # the server_* partitions hold no certificate
         tls = transport.tls_context(ca_cert, cert, server=True)
