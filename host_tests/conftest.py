@@ -16,6 +16,7 @@ for path in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host"
 
 from harness import Emulator, INTERPRETERS  # noqa: E402
 from conftest_peers import *  # noqa: E402,F401,F403
+from conftest_brokers import *  # noqa: E402,F401,F403
 
 
 @pytest.fixture(params=INTERPRETERS)
