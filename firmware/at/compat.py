@@ -56,11 +56,13 @@ def generator_result(stop):
 
 
 class Poller:
-    """select.poll that always reports (object, events): CPython reports file descriptors instead."""
+    """select.poll that reports objects, not file descriptors (CPython reports those), and allocates
+    nothing per call on MicroPython: ``poll`` fills the preallocated ``ready`` list and returns the count."""
 
-    def __init__(self):
+    def __init__(self, size=8):
         self._p = select.poll()
         self._objs = {}
+        self.ready = [None] * (2 * size)  # object, events, object, events, ...
 
     def register(self, obj, mask):
         if MICROPYTHON:
@@ -78,11 +80,27 @@ class Poller:
             self._objs.pop(fd, None)
             self._p.unregister(fd)
 
-    def poll(self, timeout_ms):
-        ready = self._p.poll(timeout_ms)
-        if MICROPYTHON:
-            return ready
-        return [(self._objs[fd], ev) for fd, ev in ready]
+    if MICROPYTHON:
+
+        def poll(self, timeout_ms):
+            ready = self.ready
+            n = 0
+            for obj, events in self._p.ipoll(timeout_ms):  # ipoll reuses its tuple
+                if n < len(ready):
+                    ready[n] = obj
+                    ready[n + 1] = events
+                    n += 2
+            return n >> 1
+
+    else:
+
+        def poll(self, timeout_ms):
+            n = 0
+            for fd, events in self._p.poll(timeout_ms)[: len(self.ready) >> 1]:
+                self.ready[n] = self._objs[fd]
+                self.ready[n + 1] = events
+                n += 2
+            return n >> 1
 
 
 def load_cert_chain(ctx, cert, key):

@@ -47,7 +47,7 @@ class Engine:
         self.min_free = mem_free()
         self.urc_dropped = 0
         self.transintvl = GUARD_MS  # passthrough flush interval, ms
-        self._rx = bytearray(256)
+        self._rx = bytearray(BUF_SIZE)  # what one UART read takes (passthrough wants big reads)
         self._line = bytearray(LINE_MAX)
         self._n = 0
         self._overflow = False
@@ -149,11 +149,15 @@ class Engine:
 
     def step(self, timeout_ms):
         idle = self._cmd is None and self._mode != _DATA and (not self._urcs or self._mode == _PASS)
-        for obj, events in (self._poll_all if idle else self._poll_uart).poll(timeout_ms):
+        poller = self._poll_all if idle else self._poll_uart
+        ready = poller.ready
+        for i in range(poller.poll(timeout_ms)):
+            obj = ready[2 * i]
+            ready[2 * i] = None
             if obj is self.uart:
                 self._read_uart()
             elif obj in self._watched and self._cmd is None and self._mode != _DATA:
-                self._watched[obj](obj, events)
+                self._watched[obj](obj, ready[2 * i + 1])
         for fn in self._monitors:
             try:
                 fn(self)

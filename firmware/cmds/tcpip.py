@@ -28,7 +28,8 @@ server_maxconn = MAX_LINKS  # AT+CIPSERVERMAXCONN
 server_timeout = 180  # AT+CIPSTO, seconds
 ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
 pass_target = None  # type: tuple  # passthrough: (kind, host, addr) to reconnect to when the link drops
-_rx = bytearray(IPD_MAX)
+_HEAD = 48  # room before a read in _rx for its +IPD header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:"
+_rx = bytearray(_HEAD + 2048)  # a socket read: up to IPD_MAX for an +IPD, 2048 in passthrough
 _at = None
 _checked = 0
 
@@ -89,23 +90,25 @@ def _receive(at, link):
         _deliver(at, link, memoryview(data), sender)
         return
     for _ in range(4):  # TLS may hold decrypted bytes poll() cannot see
-        room = PASSIVE_MAX - len(link.pending) if passive else IPD_MAX
+        room = PASSIVE_MAX - len(link.pending) if passive else (len(_rx) if at.in_passthrough else IPD_MAX)
         if room <= 0:
             at.unwatch(link.conn.sock)  # AT+CIPRECVDATA re-arms it
             link.watched = False
             return
-        n = link.conn.recv_into(memoryview(_rx)[: min(room, IPD_MAX)])
+        n = link.conn.recv_into(memoryview(_rx)[_HEAD : _HEAD + min(room, len(_rx) - _HEAD)])
         if n is None:
             return
         if n == 0:
             _dropped(at, link)
             return
-        _deliver(at, link, memoryview(_rx)[:n], link.remote)
+        _deliver(at, link, memoryview(_rx)[_HEAD : _HEAD + n], link.remote, True)
         if not link.conn.pending():
             return
 
 
-def _deliver(at, link, data, sender):
+def _deliver(at, link, data, sender, in_rx=False):
+    """Pass received bytes on: raw in passthrough, kept in passive mode, else as +IPD. ``in_rx``: the bytes
+    are the read at _rx[_HEAD:], so the +IPD header can go in front of them for one write, no copy."""
     link.last = ticks_ms()
     if at.in_passthrough:
         at.write(data)
@@ -116,7 +119,14 @@ def _deliver(at, link, data, sender):
         head = "\r\n+IPD,%d,%d" % (link.index, len(data)) if mux else "\r\n+IPD,%d" % len(data)
         if dinfo:
             head += ',"%s",%d' % sender
-        at.urc(head.encode() + b":" + bytes(data))
+        head = (head + ":").encode()
+        if in_rx and len(head) <= _HEAD:
+            start = _HEAD - len(head)
+            _rx[start:_HEAD] = head
+            at.write(memoryview(_rx)[start : _HEAD + len(data)])
+        else:
+            at.write(head)
+            at.write(data)
 
 
 def _dropped(at, link):
