@@ -7,6 +7,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM = r"\d+(\.\d+)?"
 RATIO = r"%s  baseline %s  ratio %s" % (NUM, NUM, NUM)
+MQTT = r"(%s|skipped  \(no mosquitto\))" % RATIO  # the MQTT figures need mosquitto
 EXPECTED = {
     "date": r"\d{4}-\d\d-\d\dT\S+",
     "machine_nproc": r"\d+",
@@ -19,6 +20,8 @@ EXPECTED = {
     "passthrough_uart_to_tcp_bytes_per_s": RATIO,
     "passthrough_tcp_to_uart_bytes_per_s": RATIO,
     "ipd_receive_payload_bytes_per_s": RATIO,
+    "mqtt_pub_qos0_msgs_per_s": MQTT,
+    "mqtt_pub_qos1_msgs_per_s": MQTT,
     "min_heap_kib": r"skipped  \(--quick\)",
     "mpy_total_bytes": r"\d+",
 }
