@@ -4,6 +4,7 @@ A command that waits for the broker (CONNACK, PUBACK, SUBACK, UNSUBACK) pumps th
 commands the engine's watch reads the socket and the monitor keeps the connection alive. With
 <reconnect>=1 a lost connection is reopened with backoff and the subscriptions restored.
 """
+import select
 from at.compat import ticks_ms, ticks_diff, ticks_add
 from at.engine import DONE
 from at.parser import AtError, num, text, E_EXEC
@@ -263,15 +264,19 @@ def _handle(at, events):
 
 
 def _wait_ack(at, pid):
-    """Generator: pump the client until packet ``pid`` is acknowledged (True) or failed (False)."""
+    """Generator: pump the client until packet ``pid`` is acknowledged (True) or failed (False). Between
+    looks it waits on the broker's socket for at most 5 ms, so an ack is read as soon as it comes."""
     start = ticks_ms()
+    wait = select.poll()
+    wait.register(client.sock, select.POLLIN)
     while pid not in acks:
         _handle(at, client.read())
         _handle(at, client.tick())
         if ticks_diff(ticks_ms(), start) > WAIT_MS + 1000:
             acks[pid] = False
         if pid not in acks:
-            yield 5
+            wait.poll(5)
+            yield 0
     return acks.pop(pid)
 
 
