@@ -29,7 +29,7 @@ server_timeout = 180  # AT+CIPSTO, seconds
 ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
 pass_target = None  # type: tuple  # passthrough: (kind, host, addr) to reconnect to when the link drops
 _HEAD = 48  # room before a read in _rx for its +IPD header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:"
-_rx = bytearray(_HEAD + 2048)  # a socket read: up to IPD_MAX for an +IPD, 2048 in passthrough
+_rx = bytearray(_HEAD + 4096)  # a socket read: up to IPD_MAX for an +IPD, 4096 in passthrough
 _at = None
 _checked = 0
 

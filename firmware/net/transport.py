@@ -116,6 +116,13 @@ class Connection:
 
     def send_blocking(self, data, timeout_ms):
         """send_all, waiting on poll while the socket is full instead of yielding (passthrough)."""
+        try:
+            n = self._send_some(data, None)
+        except OSError:
+            return False
+        if n == len(data):
+            return True  # the usual case: no poll object, no generator
+        data = memoryview(data)[n:]
         p = select.poll()
         p.register(self.sock, select.POLLOUT)
         sending = self.send_all(data, None, timeout_ms)
