@@ -74,7 +74,8 @@ def _mqtt_string(value):
     return struct.pack("!H", len(data)) + data
 
 
-def _remaining_length(n):
+def remaining_length(n):
+    """MQTT's variable-length encoding of a remaining length."""
     out = bytearray()
     while True:
         n, digit = n >> 7, n & 0x7F
@@ -98,7 +99,7 @@ def connect_raw(port, client_id, username=None, password=None, keep_alive=60, cl
     try:
         if tls is not None:
             sock = tls.wrap_socket(sock, server_hostname="localhost")
-        sock.sendall(b"\x10" + _remaining_length(len(body)) + body)
+        sock.sendall(b"\x10" + remaining_length(len(body)) + body)
         reply = b""
         while len(reply) < 4:
             chunk = sock.recv(4 - len(reply))

@@ -32,6 +32,13 @@ POLL = 0.05  # seconds between looks at a stop flag
 NTP_DELTA = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
 def pattern(size, seed=0):
     """``size`` deterministic pseudo-random bytes: the same for the same (size, seed) in every run."""
     return random.Random(seed).randbytes(size)

@@ -14,8 +14,9 @@ import time
 
 import pytest
 
-from brokers import BAD_CREDENTIALS
+from brokers import BAD_CREDENTIALS, remaining_length
 from harness import INTERPRETERS
+from peers import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -39,12 +40,6 @@ def _driver(interp, scenario, args):
     with os.fdopen(fd, "w") as f:
         json.dump(args, f)
     return _command(interp) + [DRIVER, ROOT, scenario, path]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_driver(interp, scenario, args, timeout=90):
@@ -98,7 +93,7 @@ def test_connect_codes(amqtt_broker, mosquitto_broker):
         return password == "secret" or BAD_CREDENTIALS
 
     amqtt_broker.rule = rule
-    dead = _free_port()
+    dead = free_port()
 
     def check(lines):
         assert after(lines, ["try", "good"], 2) == [["connect", 0], [["disconnected", "user"]]]
@@ -289,15 +284,6 @@ def test_tls_with_verified_broker(broker, test_ca):
 CONNACK_OK = b"\x20\x02\x00\x00"
 
 
-def _vlen(n):
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return bytes(out)
-
-
 class ScriptedBroker:
     """Accepts one connection per plan, in order, and plays it; records the packets the client sent as
     (first byte, body) per connection."""
@@ -394,7 +380,7 @@ class ScriptedBroker:
         self._connected_then(conn, got, b"\x30\xff\xff\xff\xff\x7f")
 
     def plan_oversize(self, conn, got):
-        self._connected_then(conn, got, b"\x30" + _vlen(100000) + b"\x00\x01t" + bytes(5000))
+        self._connected_then(conn, got, b"\x30" + remaining_length(100000) + b"\x00\x01t" + bytes(5000))
 
     def plan_connack_twice(self, conn, got):
         self._connected_then(conn, got, CONNACK_OK)
@@ -440,8 +426,8 @@ class ScriptedBroker:
         self.read_packet(conn, got)  # PUBREL
         conn.sendall(b"\x70\x02" + pid)  # PUBCOMP
         pub = b"\x00\x02in\x00\x09dup?"
-        conn.sendall(b"\x34" + _vlen(len(pub)) + pub)  # our QoS 2 PUBLISH, id 9 ...
-        conn.sendall(b"\x3c" + _vlen(len(pub)) + pub)  # ... again with DUP: delivered once
+        conn.sendall(b"\x34" + remaining_length(len(pub)) + pub)  # our QoS 2 PUBLISH, id 9 ...
+        conn.sendall(b"\x3c" + remaining_length(len(pub)) + pub)  # ... again with DUP: delivered once
         self.read_packet(conn, got)
         self.read_packet(conn, got)  # two PUBRECs
         conn.sendall(b"\x62\x02\x00\x09")  # PUBREL
@@ -520,8 +506,8 @@ def test_scripted_brokers(interp):
 
 def test_codec_same_on_both_interpreters():
     stream = (CONNACK_OK + b"\x32\x0a\x00\x01x\x00\x05early" + b"\xd0\x00" + b"\x90\x04\x00\x01\x01\x80"
-              + b"\x30" + _vlen(300) + b"\x00\x02ab" + bytes(296) + b"\x40\x02\x12\x34" + b"\x30\x03\x00\x01z")
-    hostile = [b"\x30\xff\xff\xff\xff\x7f", b"\x30" + _vlen(257), b"\x40\x03\x00\x01\x00", b"\xf0\x00", b"\x36\x00",
+              + b"\x30" + remaining_length(300) + b"\x00\x02ab" + bytes(296) + b"\x40\x02\x12\x34" + b"\x30\x03\x00\x01z")
+    hostile = [b"\x30\xff\xff\xff\xff\x7f", b"\x30" + remaining_length(257), b"\x40\x03\x00\x01\x00", b"\xf0\x00", b"\x36\x00",
                b"\x62\x02\x00\x00", b"\x90\x03\x00\x01\x05", b"\x30\x04\x00\x09ab", b"\x40\x02\x00"]
 
     def check(lines):

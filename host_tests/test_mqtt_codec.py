@@ -5,17 +5,10 @@ import struct
 
 import pytest
 
+from brokers import remaining_length
+
 from net import mqtt
 from net.mqtt import Decoder, ProtocolError
-
-
-def vlen(n):
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return bytes(out)
 
 
 def field(b):
@@ -82,7 +75,7 @@ def test_connect_256_byte_client_id():
     cid = bytes(random.Random(1).choice(b"abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(256))
     pkt = mqtt.encode_connect(cid, 60)
     first, n, body = split_fixed(pkt)
-    assert n == 10 + 2 + 256 and pkt[1:3] == vlen(n)  # a two-byte remaining length
+    assert n == 10 + 2 + 256 and pkt[1:3] == remaining_length(n)  # a two-byte remaining length
     assert read_fields(body, 10, 1)[0] == [cid]
 
 
@@ -146,7 +139,7 @@ def test_acks_ping_disconnect():
 
 def test_subscribe_several_and_unsubscribe():
     pkt = mqtt.encode_subscribe(10, [(b"a/#", 1), ("b/+/c", 0), (b"d", 2)])
-    assert pkt == b"\x82" + vlen(2 + 6 + 8 + 4) + b"\x00\x0a" + field(b"a/#") + b"\x01" + field(b"b/+/c") + b"\x00" + field(b"d") + b"\x02"
+    assert pkt == b"\x82" + remaining_length(2 + 6 + 8 + 4) + b"\x00\x0a" + field(b"a/#") + b"\x01" + field(b"b/+/c") + b"\x00" + field(b"d") + b"\x02"
     pkt = mqtt.encode_unsubscribe(11, [b"a/#", "b"])
     assert pkt == b"\xa2\x0a\x00\x0b" + field(b"a/#") + field(b"b")
     with pytest.raises(ValueError):
@@ -169,7 +162,7 @@ PINGRESP = b"\xd0\x00"
 
 def publish(topic, payload, qos=0, pid=0, retain=0, dup=0):
     body = field(topic) + (struct.pack(">H", pid) if qos else b"") + payload
-    return bytes([0x30 | dup << 3 | qos << 1 | retain]) + vlen(len(body)) + body
+    return bytes([0x30 | dup << 3 | qos << 1 | retain]) + remaining_length(len(body)) + body
 
 
 def test_each_broker_packet():
@@ -240,8 +233,8 @@ def test_remaining_length_of_five_bytes_is_an_error():
 def test_four_byte_remaining_length_is_accepted_up_to_the_maximum():
     n = 2097152  # 0x80 0x80 0x80 0x01: four bytes
     body = field(b"t") + bytes(n - 3)
-    pkt = b"\x30" + vlen(n) + body
-    assert len(vlen(n)) == 4
+    pkt = b"\x30" + remaining_length(n) + body
+    assert len(remaining_length(n)) == 4
     dec = Decoder(max_packet=n)
     got = [p for i in range(0, len(pkt), 65536) for p in dec.feed(pkt[i : i + 65536])]
     assert len(got) == 1 and len(got[0][2]) == n - 3
@@ -252,7 +245,7 @@ def test_oversized_is_refused_before_buffering():
     buf = dec._buf
     assert len(feed_all(dec, publish(b"t", bytes(1021)))) == 1  # exactly 1024: fine
     with pytest.raises(ProtocolError):
-        feed_all(dec, b"\x30" + vlen(1025))  # the header alone is enough to refuse it
+        feed_all(dec, b"\x30" + remaining_length(1025))  # the header alone is enough to refuse it
     dec = Decoder(max_packet=1024)
     with pytest.raises(ProtocolError):
         feed_all(dec, b"\x30\xff\xff\xff\x7f")  # 268435455 bytes announced
@@ -359,7 +352,7 @@ def test_random_bytes_never_crash_the_decoder():
     for _ in range(3000):
         dec = Decoder(max_packet=256)
         stream = b"".join(
-            bytes([rng.choice(firsts)]) + vlen(rng.randrange(0, 12)) + bytes(rng.randrange(256) for _ in range(rng.randrange(12)))
+            bytes([rng.choice(firsts)]) + remaining_length(rng.randrange(0, 12)) + bytes(rng.randrange(256) for _ in range(rng.randrange(12)))
             for _ in range(rng.randrange(1, 5))
         )
         try:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from peers import pattern, wait_for
+from peers import free_port, pattern, wait_for
 
 def send(emu, command, data):
     """AT+CIPSEND-style: the command, '>', the data; returns the lines after the data up to SEND OK/FAIL."""
@@ -241,14 +241,6 @@ def test_passive_receive_holds_the_peer_when_full(emu, tcp_echo):
 
 
 # ---- the server ----------------------------------------------------------------------------------
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_server_accepts_clients(emu, connect_client):
     emu.online()
     port = free_port()

@@ -7,7 +7,7 @@ import tempfile
 import time
 
 from harness import Emulator
-from peers import wait_for
+from peers import free_port, wait_for
 
 def flash(emu, label, data):
     """Erase a user partition and write ``data`` at its start (AT+SYSFLASH)."""
@@ -74,7 +74,7 @@ def test_ssl_server(emu, test_ca):
     flash(emu, "server_cert", test_ca.server.cert_der)
     flash(emu, "server_key", test_ca.server.key_der)
     flash(emu, "server_ca", test_ca.ca.cert_der)
-    port = _free_port()
+    port = free_port()
     assert emu.command('AT+CIPSERVER=1,%d,"SSL",1' % port) == [b"OK"]
     assert emu.command("AT+CIPSERVER?") == [b'+CIPSERVER:1,%d,"SSL",1' % port, b"OK"]
     ctx = ssl.create_default_context(cadata=test_ca.ca.cert_pem.decode())
@@ -91,14 +91,6 @@ def test_ssl_server(emu, test_ca):
             emu.read_until(b"SEND OK\r\n", 10)
             tls.settimeout(10)
             assert tls.recv(5) == b"reply"
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_savetranslink_boots_into_passthrough(interp, tcp_echo, udp_echo):
