@@ -125,6 +125,12 @@ class Emulator:
         for line in setup:
             assert self.command(line) == [b"OK"], line
 
+    def leave_passthrough(self):
+        """A lone '+++' with silence before and after it; then wait the second esp-at asks for."""
+        time.sleep(0.1)
+        self.send(b"+++")
+        time.sleep(1.1)
+
     def console(self):
         try:
             with open(os.path.join(self.state, "console.log"), "rb") as f:

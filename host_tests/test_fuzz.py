@@ -21,8 +21,6 @@ import re
 import select
 import time
 
-import pytest
-
 from harness import Emulator, Timeout
 
 LINE_MAX = 256

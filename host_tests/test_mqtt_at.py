@@ -4,8 +4,6 @@ import time
 
 import pytest
 
-from harness import Emulator
-
 
 def configure(emu, client_id="dev-1", user="", password="", scheme=1):
     emu.online()

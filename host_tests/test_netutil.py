@@ -393,9 +393,7 @@ def test_transintvl_sets_the_passthrough_flush_interval(emu, tcp_echo):
         emu.send(b"tick")
         assert emu.read_exact(4, 5) == b"tick"  # echoed back by the peer
         delays[ms] = time.monotonic() - start
-        time.sleep(0.1)
-        emu.send(b"+++")
-        time.sleep(1.1)
+        emu.leave_passthrough()
         assert emu.command("AT") == [b"OK"]
     assert delays[0] < 0.3 and 0.55 < delays[600] < 1.5, delays
 

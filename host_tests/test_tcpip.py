@@ -287,18 +287,14 @@ def test_passthrough_echo_and_plus_plus_plus(emu, tcp_echo):
     assert emu.read_until(b">", 5).endswith(b"\r\nOK\r\n\r\n>")
     emu.send(b"raw bytes, no +IPD\r\n")
     assert emu.read_exact(20, 5) == b"raw bytes, no +IPD\r\n"
-    time.sleep(0.1)
-    emu.send(b"+++")
-    time.sleep(1.1)
+    emu.leave_passthrough()
     assert emu.command("AT") == [b"OK"]
     assert emu.command("AT+CIPSEND=3") == [b"ERROR"]  # AT+CIPMODE=1: AT+CIPSEND takes no length
     emu.send(b"AT+CIPSEND\r\n")
     emu.read_until(b">", 5)
     emu.send(b"again")
     assert emu.read_exact(5, 5) == b"again"
-    time.sleep(0.1)
-    emu.send(b"+++")
-    time.sleep(1.1)
+    emu.leave_passthrough()
     assert emu.command("AT+CIPMODE=0") == [b"OK"]
 
 
@@ -317,9 +313,7 @@ def test_passthrough_rejoins_a_dropped_link(emu, tcp_echo):
     wait_for(lambda: tcp_echo.connections == 2, timeout=10, what="the module rejoining")
     emu.send(b"after the drop")
     assert emu.read_exact(14, 5) == b"after the drop"
-    time.sleep(0.1)
-    emu.send(b"+++")
-    time.sleep(1.1)
+    emu.leave_passthrough()
     assert emu.command("AT") == [b"OK"]
 
 
@@ -344,9 +338,7 @@ def test_ten_megabytes_through_passthrough_byte_exact(interp, tcp_echo):
         conn = tcp_echo.conns[0]
         conn.wait_received(total, timeout=120)
         assert conn.count == total and conn.sha256 == digest.hexdigest()
-        time.sleep(0.1)
-        emu.send(b"+++")
-        time.sleep(1.1)
+        emu.leave_passthrough()
         assert emu.command("AT") == [b"OK"]
 
 

@@ -106,9 +106,7 @@ def test_savetranslink_boots_into_passthrough(interp, tcp_echo, udp_echo):
             emu.drain(0.3)  # WIFI CONNECTED, WIFI GOT IP came before passthrough began
             emu.send(b"straight through")
             assert emu.read_exact(16, 10) == b"straight through"
-            time.sleep(0.1)
-            emu.send(b"+++")
-            time.sleep(1.1)
+            emu.leave_passthrough()
             assert emu.command("AT") == [b"AT", b"OK"]
             assert emu.command('AT+SAVETRANSLINK=1,"127.0.0.1",%d,"UDP",40555' % udp_echo.port) == [b"AT+SAVETRANSLINK=1,\"127.0.0.1\",%d,\"UDP\",40555" % udp_echo.port, b"OK"]
         with Emulator(interp, state=state) as emu:
@@ -116,9 +114,7 @@ def test_savetranslink_boots_into_passthrough(interp, tcp_echo, udp_echo):
             emu.drain(0.3)
             emu.send(b"datagram")
             assert emu.read_exact(8, 10) == b"datagram"
-            time.sleep(0.1)
-            emu.send(b"+++")
-            time.sleep(1.1)
+            emu.leave_passthrough()
             assert emu.command("ATE0")[-1] == b"OK"
             assert emu.command("AT+SAVETRANSLINK=0") == [b"OK"]
         with Emulator(interp, state=state) as emu:

@@ -2,8 +2,6 @@
 SoftAP, and what a restart with the same --state keeps. Under both interpreters."""
 import tempfile
 
-import pytest
-
 from harness import Emulator
 
 AP = ("upy-at-emu", "emulator1")
