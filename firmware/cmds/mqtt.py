@@ -47,11 +47,6 @@ def _state():
     return 0 if cfg is None else (2 if conncfg[2] is not None or conncfg[0] != 120 else 1)
 
 
-def _link0(link):
-    if link != 0:
-        raise AtError(E_EXEC | 0x6011)  # only link 0
-
-
 # ---- configuration -------------------------------------------------------------------------------
 p_mqttusercfg = (num(0, 0), num(1, 10), text(256), text(64), text(64), num(0, 0), num(0, 0), text(32))
 

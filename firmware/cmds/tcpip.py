@@ -50,10 +50,7 @@ class Link:
 
 
 def _attach(at, link):
-    global ever_linked, _at
-    if _at is None:
-        _at = at
-        at.monitor(_watch)
+    global ever_linked
     links[link.index] = link
     ever_linked = True
     at.watch(link.conn.sock, _on_readable)
@@ -488,7 +485,7 @@ p_cipserver = (num(0, 1), num(1, 65535, True), text(3, opt=True), num(0, 1, True
 
 def s_cipserver(at, mode, port, kind, ca):
     """AT+CIPSERVER=<mode>[,<port>][,"SSL",<CA enable>]: one server (default port 333), needs AT+CIPMUX=1."""
-    global server, _at
+    global server
     if not mux:
         raise AtError(E_EXEC)
     if mode == 0:
@@ -513,9 +510,6 @@ def s_cipserver(at, mode, port, kind, ca):
         server = transport.Server(port or 333, kind or "TCP", ca or 0, tls)
     except OSError:
         raise AtError(E_EXEC)
-    if _at is None:
-        _at = at
-        at.monitor(_watch)
     at.watch(server.sock, _on_readable)
 
 
@@ -594,6 +588,9 @@ def s_savetranslink(at, mode, host, port, kind, extra):
 
 
 def boot(at):
+    global _at
+    _at = at
+    at.monitor(_watch)
     saved = at.store.get_str("sslconf")
     if saved:
         ssl_conf[:] = [int(x) for x in saved.split(",")]
