@@ -207,13 +207,14 @@ def _signature(fn, method):
     return positional, [p.arg for p in a.kwonlyargs], a.vararg is not None, a.kwarg is not None
 
 
-def _param_problems(where, host_fn, stub_fns, method):
-    """Host parameters that no stub overload accepts by name (or through its *args / **kwargs)."""
+def _param_problems(where, host_fn, stub_fns, method, allowed=()):
+    """Host parameters that no stub overload accepts by name (or through its *args / **kwargs), beyond
+    the ``allowed`` names."""
     pos, kwonly, varargs, varkw = _signature(host_fn, method)
     sigs = [_signature(fn, method) for fn in stub_fns]
 
     def accepts(name, positional):
-        return any(
+        return name in allowed or any(
             name in s_pos or name in s_kw or s_varkw or (positional and s_var) for s_pos, s_kw, s_var, s_varkw in sigs
         )
 
@@ -256,6 +257,10 @@ def stub_problems(module, host_source, stubs):
 # Methods the host interpreters' select.poll needs to watch a UART object, which no firmware code calls
 # (mypy, below, fails firmware that does): CPython's poll takes fileno(), MicroPython's stream protocol ioctl().
 POLL_HOOKS = {("machine", "UART"): {"fileno", "ioctl"}}
+# Parameters every MicroPython stream method takes (py/stream.c: ``write(buf, off, max_len)``, the chip's
+# UART and sockets included) that the stubs leave out; the firmware's hot paths use them to write part of a
+# buffer without allocating a memoryview.
+STREAM_PARAMS = {("machine", "UART", "write"): {"off", "max_len"}}
 
 
 def _class_problems(module, cls, stubs):
@@ -273,9 +278,10 @@ def _class_problems(module, cls, stubs):
         elif name not in members:
             problems.append("%s: no such name in the ESP32 stub" % where)
         else:
+            extra = STREAM_PARAMS.get((module, cls.name, name), set())
             for fn in _functions(nodes):
                 if _functions(members[name]):
-                    problems += _param_problems(where, fn, _functions(members[name]), True)
+                    problems += _param_problems(where, fn, _functions(members[name]), True, extra)
     return problems
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import boardcfg
 from at import parser
-from at.engine import Engine, BUSY, OK, ERROR
+from at.engine import Engine, BUSY, OK, ERROR, BUF_SIZE
 from at.store import Store
 
 
@@ -233,8 +233,8 @@ class Sink:
         self.chunks = []
         self.exited = False
 
-    def send(self, mv):
-        self.chunks.append(bytes(mv))
+    def send(self, buf, off, n):
+        self.chunks.append(bytes(buf[off:off + n]))
 
     def exit(self):
         self.exited = True
@@ -264,12 +264,17 @@ def test_passthrough_flushes_after_the_idle_gap(at, sink):
     assert at.uart.take() == b""
 
 
-def test_passthrough_sends_2048_byte_chunks(at, sink):
-    data = bytes(i & 0xFF for i in range(5000))
-    feed(at, data)
-    assert sink.chunks == [data[:2048], data[2048:4096]]
-    settle(at)
-    assert b"".join(sink.chunks) == data
+def test_passthrough_sends_what_it_holds_once_2048_bytes_are_there(at, sink):
+    data = bytes(i & 0xFF for i in range(2048 + BUF_SIZE + 1000))
+    feed(at, data[:2047])
+    assert sink.chunks == []
+    feed(at, data[2047:2048])
+    assert sink.chunks == [data[:2048]]
+    end = 2048 + BUF_SIZE
+    feed(at, data[2048:])  # more than the buffer at once: it goes a buffer at a time
+    assert sink.chunks == [data[:2048], data[2048:end]]
+    settle(at)  # the last 1000 bytes wait for the idle gap
+    assert sink.chunks == [data[:2048], data[2048:end], data[end:]]
 
 
 def test_a_lone_plus_plus_plus_framed_by_silence_ends_passthrough(at, sink):

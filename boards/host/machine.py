@@ -6,6 +6,8 @@ import sys
 import time
 import hoststate
 
+_MICROPYTHON = hoststate.MICROPYTHON
+
 PWRON_RESET = 1
 HARD_RESET = 2
 WDT_RESET = 3
@@ -165,12 +167,10 @@ class UART(io.IOBase):
         return 1 if self._poll.poll(0) else 0
 
     def readinto(self, buf, nbytes=None):
-        if nbytes is not None:
-            buf = memoryview(buf)[:nbytes]
-        try:
+        """What is there, up to len(buf) or nbytes bytes; None when nothing is (the pty is non-blocking)."""
+        if nbytes is None:
             return self._f.readinto(buf)
-        except OSError:
-            return None
+        return self._f.readinto(buf, nbytes) if _MICROPYTHON else self._f.readinto(memoryview(buf)[:nbytes])
 
     def read(self, nbytes=None):
         buf = bytearray(nbytes or 256)
@@ -186,22 +186,33 @@ class UART(io.IOBase):
             line += c
         return line or None
 
-    def write(self, buf):
+    def write(self, buf, off=None, max_len=None):
         """Block until the pty takes the bytes, as the chip blocks on a full TX ring; a pty nobody
-        drains for 2 s loses them, as a UART with nobody listening does."""
-        mv = memoryview(buf.encode() if isinstance(buf, str) else buf)
-        done = 0
-        while done < len(mv):
-            try:
-                n = self._f.write(mv[done:])
-            except OSError:
-                n = None
-            if n:
-                done += n
+        drains for 2 s loses them, as a UART with nobody listening does.
+
+        Like every MicroPython stream (py/stream.c) it also takes ``write(buf, max_len)`` and
+        ``write(buf, off, max_len)``, which the firmware's hot paths use to write part of a buffer
+        without allocating a memoryview; the ESP32 stubs list only ``buf``."""
+        if isinstance(buf, str):
+            buf = buf.encode()  # len() counts characters, the pty takes bytes
+        if max_len is None:
+            max_len = len(buf) if off is None else off
+            off = 0
+        max_len = min(max_len, len(buf) - off)
+        n = self._f.write(buf, off, max_len) if _MICROPYTHON else self._f.write(memoryview(buf)[off : off + max_len])
+        if n != max_len:
+            self._write_rest(buf, off + (n or 0), max_len - (n or 0))
+        return max_len
+
+    def _write_rest(self, buf, off, n):
+        end = off + n
+        while off < end:
+            done = self._f.write(buf, off, end - off) if _MICROPYTHON else self._f.write(memoryview(buf)[off:end])
+            if done:
+                off += done
             elif not self._out.poll(2000):
-                self._dropped += len(mv) - done
-                break
-        return len(mv)
+                self._dropped += end - off
+                return
 
     def flush(self):
         pass

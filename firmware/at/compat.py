@@ -83,13 +83,14 @@ class Poller:
     if MICROPYTHON:
 
         def poll(self, timeout_ms):
-            ready = self.ready
+            it = self._p.ipoll(timeout_ms)  # it reuses one tuple: nothing is allocated
             n = 0
-            for obj, events in self._p.ipoll(timeout_ms):  # ipoll reuses its tuple
-                if n < len(ready):
-                    ready[n] = obj
-                    ready[n + 1] = events
-                    n += 2
+            entry = next(it, None)  # not a for loop: its iterator would push the frame onto the heap
+            while entry is not None and n < len(self.ready):
+                self.ready[n] = entry[0]
+                self.ready[n + 1] = entry[1]
+                n += 2
+                entry = next(it, None)
             return n >> 1
 
     else:

@@ -18,10 +18,14 @@ DONE = const(1)
 
 LINE_MAX = const(256)
 URC_MAX = const(16)
-BUF_SIZE = const(2048)
+RX_SIZE = const(4096)  # one UART read
+BUF_SIZE = const(4608)  # data input up to this size, passthrough and +IPD framing share one buffer
+PASS_CHUNK = const(2048)  # passthrough sends what it holds once it holds this much (v1.2: 2048 bytes)
+PASS_BURST = const(4)  # passthrough reads in a row while the UART gives whole chunks
 GUARD_MS = const(20)  # silence around '+++'
 CR_WAIT_MS = const(5)  # how long a CR that ends a read waits for its LF
 IDLE_MS = const(100)
+MONITOR_MS = const(10)  # monitors run at most this often (and at least every IDLE_MS)
 
 _LINE = const(0)
 _DATA = const(1)
@@ -36,6 +40,11 @@ _PREFIX = {TEST: "t_", QUERY: "q_", SET: "s_", EXEC: "e_"}
 _GENERATOR = type((lambda: (yield))())
 
 
+def _until(when, t, least=0):
+    """``t`` ms, or fewer if ``when`` (ticks) comes sooner, but not fewer than ``least``."""
+    return min(t, max(least, ticks_diff(when, ticks_ms())))
+
+
 class Engine:
     def __init__(self, uart, store):
         self.uart = uart
@@ -47,7 +56,7 @@ class Engine:
         self.min_free = mem_free()
         self.urc_dropped = 0
         self.transintvl = GUARD_MS  # passthrough flush interval, ms
-        self._rx = bytearray(BUF_SIZE)  # what one UART read takes (passthrough wants big reads)
+        self._rx = bytearray(RX_SIZE)  # what one UART read takes (passthrough wants big reads)
         self._line = bytearray(LINE_MAX)
         self._n = 0
         self._overflow = False
@@ -58,7 +67,8 @@ class Engine:
         self._urcs = []
         self._families = {}
         self._monitors = []
-        self.buf = bytearray(BUF_SIZE)  # shared by data input and passthrough: never both at once
+        self._chores_at = ticks_ms()  # when the monitors run next
+        self.buf = bytearray(BUF_SIZE)  # data input, passthrough and +IPD framing: never two at once
         self._din = None
         self._got = 0
         self._cut = -1
@@ -77,6 +87,16 @@ class Engine:
     # ---- output -------------------------------------------------------------------------------
     def write(self, data):
         self.uart.write(data)
+
+    def write_slice(self, buf, off, n):
+        """Write buf[off:off + n] without allocating a memoryview: every MicroPython stream, the chip's
+        UART included, takes ``write(buf, off, max_len)`` (py/stream.c). For the +IPD and passthrough
+        hot paths, where an allocation per read costs more than the copy."""
+        self.uart.write(buf, off, n)
+
+    def write_buf(self, n):
+        """Write the first n bytes of ``buf`` (as write_slice)."""
+        self.uart.write(self.buf, 0, n)
 
     def reply(self, line):
         """Write one response line (str or bytes) with its CR LF."""
@@ -103,7 +123,10 @@ class Engine:
     # ---- the loop -----------------------------------------------------------------------------
     def run(self):
         while True:
-            self.step(self._timeout())
+            try:
+                self.step(self._timeout())
+            except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
+                print_exc(e)
 
     def boot(self):
         """Let the families named in the table's BOOT restore their state (e.g. rejoin the saved AP)."""
@@ -114,7 +137,7 @@ class Engine:
                 print_exc(e)
 
     def monitor(self, fn):
-        """Call ``fn(at)`` on every pass of the loop (at least every 100 ms): link state, sockets."""
+        """Call ``fn(at)`` from the loop, every 10 to 100 ms: link state, keep-alives, timeouts."""
         if fn not in self._monitors:
             self._monitors.append(fn)
 
@@ -148,21 +171,34 @@ class Engine:
                 self._tasks.remove(task)
 
     def step(self, timeout_ms):
-        idle = self._cmd is None and self._mode != _DATA and (not self._urcs or self._mode == _PASS)
-        poller = self._poll_all if idle else self._poll_uart
-        ready = poller.ready
-        for i in range(poller.poll(timeout_ms)):
-            obj = ready[2 * i]
-            ready[2 * i] = None
-            if obj is self.uart:
-                self._read_uart()
-            elif obj in self._watched and self._cmd is None and self._mode != _DATA:
-                self._watched[obj](obj, ready[2 * i + 1])
-        for fn in self._monitors:
-            try:
-                fn(self)
-            except Exception as e:
-                print_exc(e)
+        """One pass of the loop: wait at most ``timeout_ms`` for input, take it, then run what is due.
+
+        The functions a pass calls keep their frames within MicroPython's 11 words on the C stack
+        (tools/frame_sizes): a bigger frame is a heap allocation per call, slow on a fragmented heap."""
+        poller = self._poll_all if self._idle() else self._poll_uart
+        n = poller.poll(timeout_ms)
+        i = 0
+        while i < n:
+            self._take(poller.ready, i)
+            i += 1
+        self._chores(ticks_ms())
+
+    def _idle(self):
+        """Sockets are read only when nothing is running, nothing is being typed in and no URC waits."""
+        return self._cmd is None and self._mode != _DATA and (not self._urcs or self._mode == _PASS)
+
+    def _take(self, ready, i):
+        obj = ready[2 * i]
+        ready[2 * i] = None
+        if obj is self.uart:
+            self._read_uart()
+        elif obj in self._watched and self._cmd is None and self._mode != _DATA:
+            self._watched[obj](obj, ready[2 * i + 1])
+
+    def _chores(self, now):
+        if ticks_diff(now, self._chores_at) >= 0:
+            self._chores_at = ticks_add(now, MONITOR_MS)
+            self._run_monitors()
         if self._tasks:
             self._run_tasks()
         if self._cr_wait and ticks_diff(ticks_ms(), self._last_rx) >= CR_WAIT_MS:
@@ -170,29 +206,49 @@ class Engine:
             self._end_line()
         if self._cmd is not None and ticks_diff(ticks_ms(), self._wake) >= 0:
             self._resume()
-        if self._mode == _PASS:
+        if self._mode == _PASS and (self._pn or self._plus):
             self._pass_idle()
         if self._urcs and self._cmd is None and self._mode == _LINE:
             while self._urcs:
                 self.uart.write(self._urcs.pop(0))
 
+    def _run_monitors(self):
+        for fn in self._monitors:
+            try:
+                fn(self)
+            except Exception as e:
+                print_exc(e)
+
     def _timeout(self):
         if self._urcs and self._cmd is None and self._mode == _LINE:
             return 0
         t = CR_WAIT_MS if self._cr_wait else IDLE_MS
-        now = ticks_ms()
         if self._cmd is not None:
-            t = min(t, max(0, ticks_diff(self._wake, now)))
-        for task in self._tasks:
-            t = min(t, max(0, ticks_diff(task[1], now)))
+            t = _until(self._wake, t)
+        if self._tasks:
+            t = self._tasks_due(t)
         if self._mode == _PASS and (self._pn or self._plus):
-            t = min(t, max(1, self.transintvl - ticks_diff(now, self._last_rx)))
+            t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
+        return t
+
+    def _tasks_due(self, t):
+        for task in self._tasks:
+            t = _until(task[1], t)
         return t
 
     def _read_uart(self):
-        n = self.uart.readinto(self._rx)
-        if n:
-            self.feed(memoryview(self._rx)[:n])
+        rx = self._rx
+        for _ in range(PASS_BURST):
+            n = self.uart.readinto(rx)
+            if not n:
+                return
+            if self._mode != _PASS or self._pn or n < PASS_CHUNK or self._plus or rx[0] == 43:
+                self.feed(memoryview(rx)[:n])
+                return
+            # the bulk of passthrough: a whole chunk that cannot start a '+++' goes from the read buffer,
+            # and while reads come in chunks the next one follows without a poll
+            self._last_rx = ticks_ms()
+            self._sink.send(rx, 0, n)
 
     def feed(self, mv):
         """Handle bytes that arrived on the UART."""
@@ -415,10 +471,12 @@ class Engine:
 
     # ---- passthrough mode ---------------------------------------------------------------------
     def passthrough(self, sink):
-        """Forward UART bytes to ``sink.send(memoryview)`` until a lone '+++', then call ``sink.exit()``.
-        The sink may end the mode itself with ``leave_passthrough()``.
+        """Forward UART bytes to ``sink.send(buf, off, n)`` (buf[off:off + n]) until a lone '+++', then
+        call ``sink.exit()``. The sink may end the mode itself with ``leave_passthrough()``; it may raise
+        OSError when its link is gone (the loop goes on, and the family hears of it from its socket).
 
-        Bytes go in chunks of up to 2048, or after ``transintvl`` ms of silence.
+        What arrives is held until PASS_CHUNK bytes are there (then all of it goes, at most BUF_SIZE at a
+        time) or ``transintvl`` ms pass in silence.
         """
         self._sink = sink
         self._pn = 0
@@ -449,7 +507,7 @@ class Engine:
             buf[self._pn : self._pn + take] = mv[i : i + take]
             self._pn += take
             i += take
-            if self._pn == BUF_SIZE:
+            if self._pn >= PASS_CHUNK:
                 self._pass_flush()
         return n
 
@@ -459,7 +517,7 @@ class Engine:
         for _ in range(p):
             self.buf[self._pn] = 43
             self._pn += 1
-            if self._pn == BUF_SIZE:
+            if self._pn >= PASS_CHUNK:
                 self._pass_flush()
 
     def _pass_idle(self):
@@ -475,9 +533,10 @@ class Engine:
             self._pass_flush()
 
     def _pass_flush(self):
-        if self._pn and self._sink is not None:
-            self._sink.send(memoryview(self.buf)[: self._pn])
+        n = self._pn
         self._pn = 0
+        if n and self._sink is not None:
+            self._sink.send(self.buf, 0, n)
 
     def leave_passthrough(self):
         sink = self._sink

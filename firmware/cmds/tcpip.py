@@ -28,8 +28,19 @@ server_maxconn = MAX_LINKS  # AT+CIPSERVERMAXCONN
 server_timeout = 180  # AT+CIPSTO, seconds
 ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
 pass_target = None  # type: tuple  # passthrough: (kind, host, addr) to reconnect to when the link drops
+IPD_FRAMES = 6  # +IPD frames one socket read may fill
+WRITE_FRAMES = 3  # full +IPD frames built and written at a time
 _HEAD = 48  # room before a read in _rx for its +IPD header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:"
-_rx = bytearray(_HEAD + 4096)  # a socket read: up to IPD_MAX for an +IPD, 4096 in passthrough
+_rx = bytearray(_HEAD + IPD_FRAMES * IPD_MAX)  # a socket read goes to _rx[_HEAD:]
+_body = memoryview(_rx)[_HEAD:]
+_chunks = [memoryview(_rx)[_HEAD + k * IPD_MAX : _HEAD + (k + 1) * IPD_MAX] for k in range(IPD_FRAMES)]
+# Full +IPD frames are built in the engine's buffer (at.buf: +IPD goes out only while no data input or
+# passthrough uses it), WRITE_FRAMES at a time: a header, a slot, a header, a slot... _heads and _slots
+# are views of them in at.buf, laid out for headers of the length in _frame.
+_heads = [_body] * WRITE_FRAMES
+_slots = [_body] * WRITE_FRAMES
+_frame = [0, 0]  # the header length the views are laid out for, and a full frame's length
+BURST = 4  # reads of a link in one pass while they come back full
 _at = None
 _checked = 0
 
@@ -45,6 +56,8 @@ class Link:
         self.served = served  # 1: accepted by the module's server
         self.udp_mode = udp_mode  # 0 fixed peer, 1 follow the first sender, 2 follow every sender
         self.pending = bytearray()  # passive mode: received, not read yet
+        self.head = None  # the +IPD header of a full frame, and the AT+CIPDINFO it was made for
+        self.head_dinfo = -1
         self.watched = True
         self.last = ticks_ms()
 
@@ -77,35 +90,104 @@ def _on_readable(sock, events):
 
 def _receive(at, link):
     if link.kind == "UDP":
-        data, sender = link.conn.recvfrom(IPD_MAX)
-        if data is None:
-            return
-        if link.udp_mode == 2 or link.udp_mode == 1:
-            link.remote = sender
-            link.conn.peer = transport.resolve(sender[0], sender[1])[2]
-            link.udp_mode = 2 if link.udp_mode == 2 else 0
-        _deliver(at, link, memoryview(data), sender)
+        _receive_datagram(at, link)
         return
-    for _ in range(4):  # TLS may hold decrypted bytes poll() cannot see
-        room = PASSIVE_MAX - len(link.pending) if passive else (len(_rx) if at.in_passthrough else IPD_MAX)
-        if room <= 0:
-            at.unwatch(link.conn.sock)  # AT+CIPRECVDATA re-arms it
-            link.watched = False
+    for _ in range(BURST):  # a read that came back full (or TLS holding decrypted bytes) is followed
+        if _read(at, link) < len(_body) and not (link.kind == "SSL" and link.conn.pending()):
             return
-        n = link.conn.recv_into(memoryview(_rx)[_HEAD : _HEAD + min(room, len(_rx) - _HEAD)])
-        if n is None:
-            return
+
+
+def _receive_datagram(at, link):
+    data, sender = link.conn.recvfrom(IPD_MAX)
+    if data is None:
+        return
+    if link.udp_mode == 2 or link.udp_mode == 1:
+        link.remote = sender
+        link.conn.peer = transport.resolve(sender[0], sender[1])[2]
+        link.udp_mode = 2 if link.udp_mode == 2 else 0
+    _deliver(at, link, memoryview(data), sender)
+
+
+def _read(at, link):
+    """One read of a TCP/SSL link into _rx[_HEAD:], passed on; how many bytes it brought (0: none)."""
+    room = PASSIVE_MAX - len(link.pending) if passive else len(_body)
+    if room <= 0:
+        at.unwatch(link.conn.sock)  # AT+CIPRECVDATA re-arms it
+        link.watched = False
+        return 0
+    n = link.conn.recv_into(_body if room >= len(_body) else _body[:room])
+    if not n:
         if n == 0:
             _dropped(at, link)
-            return
-        _deliver(at, link, memoryview(_rx)[_HEAD : _HEAD + n], link.remote, True)
-        if not link.conn.pending():
-            return
+        return 0
+    link.last = ticks_ms()
+    if at.in_passthrough:
+        at.write_slice(_rx, _HEAD, n)
+    elif passive:
+        _deliver(at, link, _body[:n], link.remote)
+    else:
+        _ipd_read(at, link, n)
+    return n
 
 
-def _deliver(at, link, data, sender, in_rx=False):
-    """Pass received bytes on: raw in passthrough, kept in passive mode, else as +IPD. ``in_rx``: the bytes
-    are the read at _rx[_HEAD:], so the +IPD header can go in front of them for one write, no copy."""
+def _ipd_head(link, length, sender):
+    head = "\r\n+IPD,%d,%d" % (link.index, length) if mux else "\r\n+IPD,%d" % length
+    if dinfo:
+        head += ',"%s",%d' % sender
+    return (head + ":").encode()
+
+
+def _ipd_read(at, link, n):
+    """The n bytes read into _rx[_HEAD:] as +IPD frames of at most IPD_MAX bytes: the full ones are copied
+    behind their headers into at.buf and written WRITE_FRAMES at a time, the last one gets its header in
+    front of it in _rx. Nothing is allocated while reads come in whole frames."""
+    full = n // IPD_MAX
+    if full and (link.head_dinfo != dinfo or _frame[0] != len(link.head)):
+        _lay_out_frames(at.buf, link)
+    i = 0
+    while i < full:
+        at.write_buf(_fill_frames(link.head, i, full))
+        i += WRITE_FRAMES
+    if n % IPD_MAX:
+        _ipd_last(at, link, _HEAD + full * IPD_MAX, n % IPD_MAX)
+
+
+def _fill_frames(head, i, full):
+    """Chunks i.. of _rx (up to WRITE_FRAMES, not past ``full``) into at.buf's slots behind ``head``;
+    the bytes of at.buf used."""
+    j = 0
+    while j < WRITE_FRAMES and i + j < full:
+        _heads[j][:] = head
+        _slots[j][:] = _chunks[i + j]
+        j += 1
+    return j * _frame[1]
+
+
+def _lay_out_frames(buf, link):
+    """The link's full-frame header (made again when AT+CIPDINFO changed) and the views of buf for the
+    headers and slots of WRITE_FRAMES frames."""
+    if link.head_dinfo != dinfo:
+        link.head = _ipd_head(link, IPD_MAX, link.remote)
+        link.head_dinfo = dinfo
+    h = len(link.head)
+    for j in range(WRITE_FRAMES):
+        _heads[j] = memoryview(buf)[j * (h + IPD_MAX) : j * (h + IPD_MAX) + h]
+        _slots[j] = memoryview(buf)[j * (h + IPD_MAX) + h : (j + 1) * (h + IPD_MAX)]
+    _frame[0] = h
+    _frame[1] = h + IPD_MAX
+
+
+def _ipd_last(at, link, start, rest):
+    """The last (short) frame of a read, at _rx[start:]: its header goes in front of it, over bytes already
+    copied (or into the room left before the first)."""
+    head = _ipd_head(link, rest, link.remote)
+    start -= len(head)
+    _rx[start : start + len(head)] = head
+    at.write_slice(_rx, start, len(head) + rest)
+
+
+def _deliver(at, link, data, sender):
+    """Pass received bytes on: raw in passthrough, kept in passive mode, else as +IPD."""
     link.last = ticks_ms()
     if at.in_passthrough:
         at.write(data)
@@ -113,17 +195,8 @@ def _deliver(at, link, data, sender, in_rx=False):
         link.pending += data
         at.urc("+IPD,%d,%d\r\n" % (link.index, len(data)) if mux else "+IPD,%d\r\n" % len(data))
     else:
-        head = "\r\n+IPD,%d,%d" % (link.index, len(data)) if mux else "\r\n+IPD,%d" % len(data)
-        if dinfo:
-            head += ',"%s",%d' % sender
-        head = (head + ":").encode()
-        if in_rx and len(head) <= _HEAD:
-            start = _HEAD - len(head)
-            _rx[start:_HEAD] = head
-            at.write(memoryview(_rx)[start : _HEAD + len(data)])
-        else:
-            at.write(head)
-            at.write(data)
+        at.write(_ipd_head(link, len(data), sender))
+        at.write(data)
 
 
 def _dropped(at, link):
@@ -382,10 +455,23 @@ class _PassSink:
     def __init__(self, at):
         self.at = at
 
-    def send(self, mv):
+    def send(self, buf, off, n):
+        """TCP/SSL in one write; OSError when the link is gone (its reader then reports it)."""
         link = links[0]
-        if link is not None and not link.conn.send_blocking(mv, 10000):
+        if link is None:
+            return
+        if link.kind == "UDP":
+            self._datagrams(link, buf, off, n)
+        elif not link.conn.write_all(buf, off, n):
             _dropped(self.at, link)
+
+    def _datagrams(self, link, buf, off, n):
+        """UDP goes in datagrams of at most 2048 bytes, as v1.2 sends them."""
+        data = memoryview(buf)[off : off + n]
+        for i in range(0, n, 2048):
+            if not link.conn.send_blocking(data[i : i + 2048], 10000):
+                _dropped(self.at, link)
+                return
 
     def exit(self):
         if self.at.sysmsg & 1:

@@ -12,6 +12,7 @@ import socket
 from at.compat import ticks_ms, ticks_diff, MICROPYTHON, load_cert_chain, generator_result
 
 _next_port = 49152 + (os.urandom(1)[0] << 6)  # where this boot's client ports start
+WRITE_WAIT_MS = 10000  # how long write_all waits for a full socket
 _SO_KEEPALIVE = getattr(socket, "SO_KEEPALIVE", 0x0008)  # lwIP's value: the ESP32 port does not name it
 
 
@@ -52,6 +53,11 @@ def _bind_local(sock, port):
     raise OSError(errno.EADDRINUSE)
 
 
+def _read_failed(e):
+    """What a read that raised gives: None when it would have blocked, 0 when the link is gone."""
+    return None if _would_block(e) or type(e).__name__ in ("SSLWantReadError", "SSLWantWriteError") else 0
+
+
 def _would_block(e):
     return bool(e.args) and e.args[0] == errno.EAGAIN  # EWOULDBLOCK is EAGAIN (and absent on the ESP32)
 
@@ -62,16 +68,33 @@ class Connection:
         self.local_port = local_port
         self.peer = peer  # UDP: the sockaddr sendto() uses
 
-    def recv_into(self, mv):
-        """Bytes read into ``mv``: n > 0, 0 when the peer has closed, None when nothing is there."""
-        try:
-            if MICROPYTHON:
-                return self.sock.readinto(mv)
-            return self.sock.recv_into(mv)
-        except OSError as e:
-            if _would_block(e) or type(e).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
-                return None
-            return 0  # reset, aborted: the link is gone
+    if MICROPYTHON:
+
+        def recv_into(self, buf):
+            """Bytes read into ``buf``: n > 0, 0 when the peer has closed or the link is gone, None when
+            nothing is there (MicroPython's non-blocking read gives None, raises only for a dead link)."""
+            try:
+                return self.sock.readinto(buf)
+            except OSError:
+                return 0
+
+        def write_all(self, buf, off, n):
+            """Write buf[off:off + n], waiting while the socket is full (up to WRITE_WAIT_MS); False when
+            that fails. The usual case, where the socket takes it all at once, allocates nothing
+            (``write(buf, off, n)``, py/stream.c). OSError when the link is gone."""
+            sent = self.sock.write(buf, off, n) or 0
+            return sent == n or self.send_blocking(memoryview(buf)[off + sent : off + n], WRITE_WAIT_MS)
+
+    else:
+
+        def recv_into(self, buf):
+            try:
+                return self.sock.recv_into(buf)
+            except OSError as e:
+                return _read_failed(e)
+
+        def write_all(self, buf, off, n):
+            return self.send_blocking(memoryview(buf)[off : off + n], WRITE_WAIT_MS)
 
     def pending(self):
         """Decrypted bytes already buffered (TLS), which poll() cannot see."""
@@ -115,14 +138,14 @@ class Connection:
         return True
 
     def send_blocking(self, data, timeout_ms):
-        """send_all, waiting on poll while the socket is full instead of yielding (passthrough)."""
+        """send_all, waiting on poll while the socket is full instead of yielding (MQTT, passthrough)."""
         try:
-            n = self._send_some(data, None)
+            sent = self._send_some(data, None)
         except OSError:
             return False
-        if n == len(data):
-            return True  # the usual case: no poll object, no generator
-        data = memoryview(data)[n:]
+        return sent == len(data) or self._send_rest(memoryview(data)[sent:], timeout_ms)
+
+    def _send_rest(self, data, timeout_ms):
         p = select.poll()
         p.register(self.sock, select.POLLOUT)
         sending = self.send_all(data, None, timeout_ms)
