@@ -8,7 +8,7 @@ AT+CIPMUX=1 declare both shapes (the ``p_`` function picks one).
 """
 import network
 from at.compat import ticks_ms, ticks_diff
-from at.engine import DONE
+from at.engine import DONE, PASS_CHUNK
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
 from cmds import wifi
 from net import pki, transport
@@ -466,10 +466,10 @@ class _PassSink:
             _dropped(self.at, link)
 
     def _datagrams(self, link, buf, off, n):
-        """UDP goes in datagrams of at most 2048 bytes, as v1.2 sends them."""
+        """UDP goes in datagrams of at most PASS_CHUNK (2048) bytes, as v1.2 sends them."""
         data = memoryview(buf)[off : off + n]
-        for i in range(0, n, 2048):
-            if not link.conn.send_blocking(data[i : i + 2048], 10000):
+        for i in range(0, n, PASS_CHUNK):
+            if not link.conn.send_blocking(data[i : i + PASS_CHUNK], transport.WRITE_WAIT_MS):
                 _dropped(self.at, link)
                 return
 
