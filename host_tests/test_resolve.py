@@ -151,12 +151,16 @@ print(resp.status, run(resp.read(64)).decode())
 """
 
 
-def test_https_to_a_mapped_cloud_host(interp, test_ca):
+def test_https_to_a_mapped_cloud_host(interp, test_ca, tmp_path):
+    """Through a CA bundle, as the chip's file of vendors' roots is: every certificate in it is trusted."""
     with https_double(test_ca, "iot-auth.cn-shanghai.aliyuncs.com") as server:
         server.serve("/auth/devicename", b'{"code":200}', content_type="application/json")
         routes = {"iot-auth.cn-shanghai.aliyuncs.com": "127.0.0.1:%d" % server.port}
-        out = run_firmware(interp, _HTTPS, routes, ca=test_ca.ca.cert_pem_path)
-        assert out == '200 {"code":200}\n'
+        for roots in ((test_ca.other_ca, test_ca.ca), (test_ca.ca, test_ca.other_ca)):
+            bundle = tmp_path / "roots.pem"
+            bundle.write_bytes(b"# roots\n" + b"".join(root.cert_pem for root in roots))
+            out = run_firmware(interp, _HTTPS, routes, ca=str(bundle))
+            assert out == '200 {"code":200}\n'
 
 
 def test_emulate_refuses_malformed_options(tmp_path):
