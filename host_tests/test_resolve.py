@@ -1,6 +1,7 @@
 """The emulator's --resolve and --ca (README "Emulator options"): made-up and real cloud host names reach
 loopback servers, TLS still checks the name the firmware was given, and the clouds' TLS context trusts the
 --ca file. Under both interpreters."""
+import re
 import subprocess
 import sys
 
@@ -71,6 +72,18 @@ def test_cipstart_and_cipdomain_of_a_made_up_name(interp, tcp_echo):
         assert emu.command('AT+CIPDOMAIN="%s"' % ALIYUN_MQTT) == [b"+CIPDOMAIN:127.0.0.7", b"OK"]
         assert emu.command('AT+CIPDOMAIN="localhost"') == [b"+CIPDOMAIN:127.0.0.1", b"OK"]  # no rule: as before
         assert emu.command('AT+CIPDOMAIN="other.example.invalid"', timeout=20) == [b"ERROR"]
+
+
+def test_sntp_asks_a_mapped_time_server(interp, sntp_server):
+    """Tencent's module takes the time from NTP servers it knows: those names reach a loopback server."""
+    sntp_server.time = 1700000000
+    args = ["--resolve", "time*.cloud.tencent.com:123=127.0.0.1:%d" % sntp_server.port]
+    with Emulator(interp, args=args) as emu:
+        emu.online()
+        assert emu.command('AT+CIPSNTPCFG=1,0,"time1.cloud.tencent.com"') == [b"OK"]
+        assert emu.line(timeout=10) == b"+TIME_UPDATED"
+        reply = emu.command("AT+CIPSNTPTIME?")
+        assert reply[1] == b"OK" and re.fullmatch(rb"\+CIPSNTPTIME:Tue Nov 14 22:13:\d\d 2023", reply[0])
 
 
 def test_ssl_link_checks_the_name_it_was_given(interp, test_ca):
