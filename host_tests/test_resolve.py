@@ -191,3 +191,25 @@ def test_emulator_args_helper(test_ca):
     assert emulator_args(test_ca, {"a.example:8883": 1234, "*.b.example": 99}) == [
         "--resolve", "a.example:8883=127.0.0.1:1234", "--resolve", "*.b.example=127.0.0.1:99",
         "--ca", test_ca.ca.cert_pem_path]
+
+
+_MUTUAL = _DRIVE + """
+from net import transport
+with open(%r, "rb") as f:
+    cert = f.read()
+with open(%r, "rb") as f:
+    key = f.read()
+conn = run(transport.open_tcp(transport.resolve("%s", 8883), 10000, pki.cloud_context((cert, key)), "%s"))
+print("connected", conn is not None)
+"""
+
+
+def test_cloud_context_presents_a_client_certificate(interp, test_ca):
+    """Tencent's TLS mode 2: the device presents its certificate (AT+TCCERTADD) as well."""
+    host = "CTQS08Y5LG.iotcloud.tencentdevices.com"
+    with TcpPeer(tls=cloud_pki(test_ca, host).server_context(require_client_cert=True)) as server:
+        program = _MUTUAL % (test_ca.client.cert_pem_path, test_ca.client.key_pem_path, host, host)
+        out = run_firmware(interp, program, {host: "127.0.0.1:%d" % server.port}, ca=test_ca.ca.cert_pem_path)
+        assert "connected True" in out.split("\n")
+        server.wait_connections(1)
+        assert server.conns[0].peer_cert == test_ca.client.cert_der
