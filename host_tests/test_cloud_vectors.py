@@ -135,6 +135,12 @@ def _cases():
         add("tencent_topics/ota_" + kind, "tencent.ota_topic(%r, %r, %r)" % (kind, i["productId"], i["deviceName"]),
             e["ota_" + kind])
 
+    add("tencent_topics/report_version", "json.loads(tencent.ota_report_version('1.0.0'))", e["report_version"])
+    for state, percent, code, message in (("downloading", 10, 0, ""), ("burning", None, 0, ""),
+                                          ("done", None, 0, ""), ("fail", None, -4, "md5 mismatch")):
+        add("tencent_topics/report_progress_" + state, "json.loads(tencent.ota_report_progress(%r, '1.0.1', %r, %d, %r))"
+            % (state, percent, code, message), e["report_progress_" + state])
+
     for name in ("crc16_ascii_123456789", "crc16_bytes_00_to_0f"):
         data, e = bytes.fromhex(_i(name)["data_hex"]), _e(name)
         add(name, "['0x%%04X' %% f for f in (crc.ccitt(%r), crc.ccitt(%r, 0xFFFF), crc.modbus(%r))]"

@@ -98,5 +98,22 @@ def ota_topic(kind, product_id, device_name):
     return "$ota/%s/%s/%s" % (kind, product_id, device_name)
 
 
+def ota_report_version(version):
+    """The payload that reports the running version on ``$ota/report/<pid>/<dn>`` (the cloud answers
+    ``report_version_rsp`` and may follow with ``update_firmware`` on ``$ota/update/…``)."""
+    return '{"type":"report_version","report":{"version":"%s"}}' % version
+
+
+def ota_report_progress(state, version, percent=None, code=0, message=""):
+    """A ``report_progress`` payload: ``state`` "downloading" (with ``percent``), "burning", "done" or
+    "fail" (``code`` -1 download timeout, -2 file not found, -3 auth failed, -4 MD5 mismatch, -5 upgrade
+    failed; ``message`` says why, and must need no JSON escaping)."""
+    progress = '"state":"%s",' % state
+    if percent is not None:
+        progress += '"percent":"%d",' % percent
+    progress += '"result_code":"%d","result_msg":"%s"' % (code, message)
+    return '{"type":"report_progress","report":{"progress":{%s},"version":"%s"}}' % (progress, version)
+
+
 def _b64(data):
     return binascii.b2a_base64(data).decode().rstrip("\n")
