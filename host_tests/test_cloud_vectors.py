@@ -189,3 +189,27 @@ def test_vector(results, interp, index):
 def test_every_vector_is_checked():
     checked = {case.split("/")[0].split(" ")[0] for case, _, _ in CASES}
     assert set(V) - checked == set()
+
+
+_ERRORS = """
+from cloud import aliyun, tencent
+for expr in %r:
+    try:
+        eval(expr)
+        print("returned")
+    except ValueError:
+        print("ValueError")
+"""
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_bad_input_raises_value_error(interp):
+    """What a command family turns into its error code: never another exception."""
+    exprs = ["aliyun.sign('hmacsha512', 's', 'c', 'd', 'p')",
+             "tencent.mqtt_credentials('P', 'D', 'not base64!', 'ABCDE', 1, 'hmacsha256')",
+             "tencent.mqtt_credentials('P', 'D', 'ZHNkIGRzZCA=', 'ABCDE', 1, 'hmacmd5')",
+             "tencent.register_v2_signature('secret', '{}', 1, 2, 'hmacmd5')",
+             "tencent.register_payload('short', 'AAAA')",
+             "tencent.register_payload('hzvf5LF9S0isvBhDSauWMaIk', 'AAAA')",  # 3 bytes, not a block
+             "tencent.register_result('hzvf5LF9S0isvBhDSauWMaIk', 's6FB3a1BA/YYbcmSE12XpQ==')"]  # not JSON
+    assert run_firmware(interp, _ERRORS % exprs).split() == ["ValueError"] * len(exprs)
