@@ -61,7 +61,7 @@ class Link:
         self.start = _HEAD  # held bytes are hold[start:end]
         self.end = _HEAD
         self.told = False  # passive mode: an +IPD went out that no AT+CIPRECVDATA has followed
-        self.fresh = False  # passive mode: bytes arrived that no +IPD has announced
+        self.known = 0  # passive mode: of the bytes held, how many the MCU was told of (+IPD) and has not read
         self.last = ticks_ms()
 
     def held(self):
@@ -271,7 +271,6 @@ def _read_held(at, link):
             dropped(at, link)
         return 0
     link.end += n
-    link.fresh = True
     link.last = ticks_ms()
     notify(at, link)
     return n
@@ -282,17 +281,16 @@ def _keep(at, link, data):
     if room is not None and len(data) <= len(room):
         room[: len(data)] = data
         link.end += len(data)
-        link.fresh = True
         notify(at, link)
 
 
 def notify(at, link):
-    """+IPD,[<id>,]<total held> for bytes no +IPD announced, unless one went out that the MCU has not
-    followed with a read (then it comes right after that read)."""
-    if link.fresh and not link.told:
+    """+IPD,[<id>,]<total held> when the link holds bytes the MCU was not told of, unless an +IPD went
+    out that the MCU has not followed with a read (then it comes right after that read)."""
+    n = link.held()
+    if n > link.known and not link.told:
         link.told = True
-        link.fresh = False
-        n = link.held()
+        link.known = n
         at.urc(b"+IPD,%d,%d\r\n" % (link.index, n) if mux else b"+IPD,%d\r\n" % n)
 
 
@@ -313,6 +311,7 @@ def read_held(at, link, length):
     hold[after : after + 2] = saved
     link.start = after
     link.told = False
+    link.known = max(0, link.known - n)
     if link.ended and not link.held():
         close(at, link)
         return
