@@ -29,7 +29,9 @@ ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
 IPD_FRAMES = 6  # +IPD frames one socket read may fill
 WRITE_FRAMES = 3  # full +IPD frames built and written at a time
 _HEAD = 48  # room before received bytes for a header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:" or +CIPRECVDATA's
-# The active-mode read buffer, made when the first link opens: a socket read goes to _rx[_HEAD:]
+# The read buffer of active mode and passthrough, made when the first link opens outside passive mode
+# (frames()): a socket read goes to _rx[_HEAD:]
+_READ = IPD_FRAMES * IPD_MAX
 _rx = None  # type: bytearray
 _body = None  # type: memoryview
 _chunks = []  # type: list  # _body in IPD_MAX pieces
@@ -73,12 +75,19 @@ def start(at):
     _at = at
 
 
-def attach(at, link):
-    global ever_linked, _rx, _body, _chunks
+def frames():
+    """Make the read buffer of active mode and passthrough (passive mode needs none)."""
+    global _rx, _body, _chunks
     if _rx is None:
-        _rx = bytearray(_HEAD + IPD_FRAMES * IPD_MAX)
+        _rx = bytearray(_HEAD + _READ)
         _body = memoryview(_rx)[_HEAD:]
         _chunks = [memoryview(_rx)[_HEAD + k * IPD_MAX : _HEAD + (k + 1) * IPD_MAX] for k in range(IPD_FRAMES)]
+
+
+def attach(at, link):
+    global ever_linked
+    if not passive:
+        frames()
     links[link.index] = link
     ever_linked = True
     at.watch(link.conn.sock, _on_readable)
@@ -138,7 +147,7 @@ def _receive(at, link):
         _receive_datagram(at, link)
         return
     for _ in range(BURST):  # a read that came back full (or TLS holding decrypted bytes) is followed
-        if _read(at, link) < len(_body) and not (link.kind == "SSL" and link.conn.pending()):
+        if _read(at, link) < _READ and not (link.kind == "SSL" and link.conn.pending()):
             return
 
 
