@@ -163,7 +163,11 @@ def test_two_bursts_give_one_ipd_with_the_total(emu, tcp_echo):
     client.read(0, 100)
     client.wait_urc()
     assert client.available[0] == 2700
-    assert client.read(0, 8192) == (pattern(1000, 1) + pattern(1000, 2) + pattern(1000, 3) + pattern(300, 4))[100 + 500:]
+    assert emu.command("AT+CIPRECVDATA=0,2147483648") == [b"ERROR"]  # esp-at's <len>: at most 2^31-1
+    assert emu.command("AT+CIPRECVDATA=0,0") == [b"ERROR"]
+    whole = pattern(1000, 1) + pattern(1000, 2) + pattern(1000, 3) + pattern(300, 4)
+    assert client.read(0, 2147483647) == whole[100 + 500:]
+    assert emu.command("AT+CIPRECVDATA=0,100") == [b"ERROR"]  # esp-at: nothing held
 
 
 def test_ssl_peer_sends_then_closes(emu, tls_echo):
