@@ -71,6 +71,7 @@ class Link:
 
 
 def start(at):
+    """The engine the sockets' readiness callbacks work with (the family's boot passes it)."""
     global _at
     _at = at
 
@@ -93,12 +94,6 @@ def attach(at, link):
     at.watch(link.conn.sock, _on_readable)
 
 
-def release(at, link):
-    """Forget the link and close its connection, with nothing reported."""
-    links[link.index] = None
-    _close_socket(at, link)
-
-
 def _close_socket(at, link):
     _unwatch(at, link)
     link.conn.close()
@@ -111,7 +106,9 @@ def _unwatch(at, link):
 
 
 def close(at, link, report=True):
-    release(at, link)
+    """Forget the link and close its connection; ``[<id>,]CLOSED`` queued when ``report``."""
+    links[link.index] = None
+    _close_socket(at, link)
     if report:
         at.urc(closed_line(link.index))
 
