@@ -170,15 +170,19 @@ def test_two_bursts_give_one_ipd_with_the_total(emu, tcp_echo):
     assert emu.command("AT+CIPRECVDATA=0,100") == [b"ERROR"]  # esp-at: nothing held
 
 
-def test_ssl_peer_sends_then_closes(emu, tls_echo):
-    passive(emu, 0)
+@pytest.mark.parametrize("mux,size", [(0, 1000), (1, 8192)], ids=["single-1000", "mux-8192"])
+def test_ssl_peer_sends_then_closes(emu, tls_echo, mux, size):
+    """20000 bytes over TLS, then close_notify and FIN at once: all readable, CLOSED after the last."""
+    passive(emu, mux)
     data_size = 20000
     tls_echo.set_mode("source", data_size, 9)
-    assert emu.command('AT+CIPSTART="SSL","127.0.0.1",%d' % tls_echo.port, timeout=20) == [b"CONNECT", b"OK"]
-    client = PassiveClient(emu, 0)
-    assert client.read_all(0, 1000, data_size) == pattern(data_size, 9)
+    link = 2 if mux else 0
+    lines = emu.command('AT+CIPSTART=%s"SSL","127.0.0.1",%d' % ("%d," % link if mux else "", tls_echo.port), timeout=20)
+    assert lines == [b"%d,CONNECT" % link if mux else b"CONNECT", b"OK"]
+    client = PassiveClient(emu, mux)
+    assert client.read_all(link, size, data_size) == pattern(data_size, 9)
     client.wait_urc()
-    assert client.closed == [0]
+    assert client.closed == [link]
 
 
 def test_five_links_one_mib_each_byte_exact(emu):
