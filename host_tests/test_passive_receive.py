@@ -250,3 +250,20 @@ def test_active_every_ipd_comes_before_closed(emu, tcp_echo, links):
     # link i is the i-th connection the peer accepted (the links opened one after the other)
     for link in range(links):
         assert bytes(got[link]) == pattern(size, link), "link %d: CLOSED after %d of %d bytes" % (link, len(got[link]), size)
+
+
+def test_mcu_closes_a_link_that_still_holds_bytes(emu, tcp_echo):
+    """The peer sent and closed; the MCU reads part, then closes the link itself: its CLOSED, nothing after."""
+    passive(emu, 1)
+    tcp_echo.set_mode("sink")
+    open_link(emu, 1, 0, tcp_echo.port)
+    conn = tcp_echo.wait_connections(1)[0]
+    conn.send(pattern(3000, 8))
+    conn.close()
+    client = PassiveClient(emu, 1)
+    client.wait_urc()
+    assert client.read(0, 1000) == pattern(3000, 8)[:1000]
+    wait_held(client, b"+CIPRECVLEN:2000,-1,-1,-1,-1")
+    assert emu.command("AT+CIPCLOSE=0") == [b"0,CLOSED", b"OK"]
+    assert emu.command("AT+CIPRECVLEN?") == [b"+CIPRECVLEN:-1,-1,-1,-1,-1", b"OK"]
+    assert client.closed == []
