@@ -110,7 +110,12 @@ def close(at, link, report=True):
     links[link.index] = None
     _close_socket(at, link)
     if report:
-        at.urc(closed_line(link.index))
+        at.urc(closed_line(link.index), _written, None)
+
+
+def _written(arg):
+    """The ``done`` of the URCs that tell of a link's bytes or state (CONNECT, passive +IPD, CLOSED): with
+    one, the engine never drops them from a full queue (an MCU that missed one would lose the link's data)."""
 
 
 def closed_line(index):
@@ -297,7 +302,7 @@ def notify(at, link):
     if n > link.known and not link.told:
         link.told = True
         link.known = n
-        at.urc(b"+IPD,%d,%d\r\n" % (link.index, n) if mux else b"+IPD,%d\r\n" % n)
+        at.urc(b"+IPD,%d,%d\r\n" % (link.index, n) if mux else b"+IPD,%d\r\n" % n, _written, None)
 
 
 def read_held(at, link, length):
@@ -352,4 +357,4 @@ def accept(at):
         conn.close()
         return
     attach(at, Link(index, server.kind, conn, remote, 1))
-    at.urc("%d,CONNECT\r\n" % index)
+    at.urc("%d,CONNECT\r\n" % index, _written, None)
