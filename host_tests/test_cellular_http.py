@@ -38,7 +38,7 @@ def test_wrong_sign_gets_the_doubles_error(emu, double):
 
 
 def test_no_wifi_is_a_network_error(emu, double):
-    assert cmd(emu, "ATE0") == [b"OK"]
+    assert cmd(emu, "ATE0")[-1] == b"OK"
     assert cmd(emu, "AT+CGATT?") == [b"+CGATT: 0", b"OK"]
     assert post(emu, double.server.url(aliyun_auth_double.PATH), SEED_BODY) == b"+HTTPACTION: 1,601,0"
     assert double.requests == []
@@ -106,4 +106,4 @@ def test_httpdata_times_out(emu):
     assert emu.line() == b"DOWNLOAD"
     emu.send(b"short")
     assert emu.line(10) == b"+CME ERROR: 50"
-    assert cmd(emu, "AT+HTTPDATA=3357,1000") == [b"+CME ERROR: 53"]
+    assert cmd(emu, "AT+HTTPDATA=3357,1000") == [b"ERROR"]  # out of range: the parser refuses it

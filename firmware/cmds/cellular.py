@@ -8,6 +8,7 @@ the SIM is always READY. A bearer (AT+SAPBR) opens only while Wi-Fi is up and is
 (``+SAPBR <cid>: DEACT``) when Wi-Fi goes. Errors are ``+CME ERROR: <n>`` with the module's numbers.
 """
 import network
+from at import replies
 from at.parser import AtError, num, text
 from cmds import wifi
 
@@ -18,6 +19,7 @@ CME_EXE_FAIL = 50
 CME_PARAM = 53
 CME_INVALID_INPUT = 765
 CME_FAILED = 767
+ERRORS = replies.cme_spaced
 
 # The firmware whose command set this profile answers: the seed's MCU code wants V>=409 in it.
 VERSION = "AirM2M_Air72xUy_V409_LTE_AT"

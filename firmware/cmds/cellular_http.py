@@ -8,6 +8,7 @@ larger than BODY_MAX), 603 DNS error, 605 SSL setup failed (the server's certifi
 600 not an HTTP response. The body is kept for AT+HTTPREAD until the next action or AT+HTTPTERM.
 HTTPS servers must chain to the clouds' CA (net/pki.cloud_context: the emulator's --ca).
 """
+from at import replies
 from at.parser import AtError, num, text
 from cmds import cellular
 from cmds.cellular import CME_NOT_ALLOWED, CME_NOT_SUPPORTED, CME_PARAM, CME_EXE_FAIL
@@ -18,6 +19,7 @@ BODY_MAX = 8192  # the largest response body kept for AT+HTTPREAD
 REDIRECTS_MAX = 5
 NETWORK_ERROR, NO_MEMORY, DNS_ERROR, SSL_FAILED, NOT_HTTP = 601, 602, 603, 605, 600
 DOWNLOAD = b"\r\nDOWNLOAD\r\n"
+ERRORS = replies.cme_spaced
 
 
 class Session:
@@ -144,10 +146,6 @@ def _download(at, s, size, time_ms):
 
 # ---- the request -----------------------------------------------------------------------------------
 p_httpaction = (num(0, 2),)
-
-
-def t_httpaction(at):
-    at.reply("+HTTPACTION: (0-2)")
 
 
 def s_httpaction(at, method):
