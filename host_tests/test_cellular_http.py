@@ -6,6 +6,11 @@ import pytest
 import aliyun_auth_double
 import peers
 from cellular_driver import SEED_BODY, cmd, online, post, seed_double
+from cloud_doubles import cloud_pki, emulator_args
+from harness import Emulator
+
+AUTH_HOST = aliyun_auth_double.HOST
+AUTH_URL = "https://%s%s" % (AUTH_HOST, aliyun_auth_double.PATH)
 
 
 @pytest.fixture
@@ -14,19 +19,40 @@ def double():
         yield d
 
 
-def test_seed_auth_exchange_over_http(emu, double):
-    """Seed 003 step 3, byte for byte from AT+HTTPREAD: the double checks the HMAC-MD5 sign."""
+def test_seed_auth_exchange_over_https(interp, test_ca):
+    """Seed 003 step 3 under the cloud's real host name (--resolve), its certificate checked against the
+    test CA (--ca); byte for byte from AT+HTTPREAD. The double checks the HMAC-MD5 sign."""
+    with seed_double(tls=cloud_pki(test_ca, AUTH_HOST).server_context()) as double, \
+            Emulator(interp, args=emulator_args(test_ca, {AUTH_HOST: double.server.port})) as emu:
+        online(emu)
+        assert post(emu, AUTH_URL, SEED_BODY) == b"+HTTPACTION: 1,200,128"
+        emu.send(b"AT+HTTPREAD\r")
+        assert emu.read_until(b"OK\r\n") == (
+            b'\r\n+HTTPREAD: 128\r\n{"code":200,"data":{"iotId":"jlvFGfQ11FlGOEJ4RoZU001013ba00","iotToken":"613d9'
+            b'cb0946741df98db1c50255a9dd0"},"message":"success"}\r\nOK\r\n')
+        assert cmd(emu, "AT+HTTPTERM") == [b"OK"]
+        request = double.requests[-1]
+        assert request.method == "POST" and request.body == SEED_BODY.encode()
+        assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+        assert request.headers["User-Agent"] == "AM_MODULE"
+        assert request.headers["Host"] == AUTH_HOST
+
+
+def test_https_server_outside_the_ca_is_refused(interp, test_ca):
+    """A server whose certificate the --ca does not sign: 605 (SSL setup failed), and no request is sent."""
+    with seed_double(tls=test_ca.server_context(untrusted=True)) as double, \
+            Emulator(interp, args=emulator_args(test_ca, {AUTH_HOST: double.server.port})) as emu:
+        online(emu)
+        assert post(emu, AUTH_URL, SEED_BODY) == b"+HTTPACTION: 1,605,0"
+        assert double.requests == []
+
+
+def test_unknown_host_is_a_dns_error(emu):
     online(emu)
-    assert post(emu, double.server.url(aliyun_auth_double.PATH), SEED_BODY) == b"+HTTPACTION: 1,200,128"
-    emu.send(b"AT+HTTPREAD\r")
-    assert emu.read_until(b"OK\r\n") == (
-        b'\r\n+HTTPREAD: 128\r\n{"code":200,"data":{"iotId":"jlvFGfQ11FlGOEJ4RoZU001013ba00","iotToken":"613d9cb'
-        b'0946741df98db1c50255a9dd0"},"message":"success"}\r\nOK\r\n')
-    assert cmd(emu, "AT+HTTPTERM") == [b"OK"]
-    request = double.requests[-1]
-    assert request.method == "POST" and request.body == SEED_BODY.encode()
-    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert request.headers["User-Agent"] == "AM_MODULE"
+    assert cmd(emu, "AT+HTTPINIT") == [b"OK"]
+    assert cmd(emu, 'AT+HTTPPARA="URL","http://no-such-host.invalid/"') == [b"OK"]
+    assert cmd(emu, "AT+HTTPACTION=0") == [b"OK"]
+    assert emu.line(30) == b"+HTTPACTION: 0,603,0"
 
 
 def test_wrong_sign_gets_the_doubles_error(emu, double):
