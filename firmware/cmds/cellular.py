@@ -63,16 +63,11 @@ def attached():
 
 
 def _reg_stat():
-    """<stat> of +CREG/+CGREG/+CEREG: 1 registered (home), 2 searching, 3 denied, 0 not registered."""
+    """<stat> of +CREG/+CGREG/+CEREG: 1 registered (home), 2 searching (joining), 0 not registered."""
     if attached():
         return 1
-    if not wifi.sta.active():
-        return 0
-    status = wifi.sta.status()
-    if status == network.STAT_CONNECTING:
+    if wifi.sta.active() and wifi.sta.status() == network.STAT_CONNECTING:
         return 2
-    if status == network.STAT_WRONG_PASSWORD:
-        return 3
     return 0
 
 
