@@ -9,6 +9,7 @@ larger than BODY_MAX), 603 DNS error, 605 SSL setup failed (the server's certifi
 HTTPS servers must chain to the clouds' CA (net/pki.cloud_context: the emulator's --ca).
 """
 from at import replies
+from at.compat import print_exc
 from at.parser import AtError, num, text
 from cmds import cellular
 from cmds.cellular import CME_NOT_ALLOWED, CME_NOT_SUPPORTED, CME_PARAM, CME_EXE_FAIL
@@ -159,7 +160,11 @@ def s_httpaction(at, method):
 
 
 def _action(at, s, method):
-    status, body = yield from _exchange(s, method)
+    try:
+        status, body = yield from _exchange(s, method)
+    except Exception as e:  # whatever went wrong, the service must not stay busy and the URC must come
+        print_exc(e)
+        status, body = NETWORK_ERROR, b""
     s.running = False
     if s is not session:
         return  # AT+HTTPTERM came meanwhile
