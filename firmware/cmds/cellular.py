@@ -28,6 +28,12 @@ HOME_PLMN = "46004"  # China Mobile's IoT network, whose APN the seed names (CMI
 ICCID_PREFIX = "898604"  # telecom (89), China (86), China Mobile (04)
 
 
+def info(at, text):
+    """Write an information response as the module frames it (V.25ter): CR LF, the line(s), CR LF. With
+    echo on, the answer then starts on a line of its own after the echoed command and its lone CR."""
+    at.write("\r\n%s\r\n" % text)
+
+
 def _mac_number():
     mac = wifi.sta.config("mac")
     n = 0
@@ -84,52 +90,52 @@ def csq():
 
 # ---- identity ------------------------------------------------------------------------------------
 def e_cgmr(at):
-    at.reply(VERSION)
+    info(at, VERSION)
 
 
 def e_cgsn(at):
-    at.reply(imei())
+    info(at, imei())
 
 
 def e_gsn(at):
-    at.reply(imei())
+    info(at, imei())
 
 
 def e_cimi(at):
-    at.reply(imsi())
+    info(at, imsi())
 
 
 def e_iccid(at):
-    at.reply("+ICCID: " + iccid())
+    info(at, "+ICCID: " + iccid())
 
 
 def e_ccid(at):
-    at.reply(iccid())
+    info(at, iccid())
 
 
 # ---- SIM and radio -------------------------------------------------------------------------------
 def q_cpin(at):
-    at.reply("+CPIN: READY")
+    info(at, "+CPIN: READY")
 
 
 def e_csq(at):
-    at.reply("+CSQ: %d,%d" % csq())
+    info(at, "+CSQ: %d,%d" % csq())
 
 
 def q_creg(at):
-    at.reply("+CREG: 0,%d" % _reg_stat())
+    info(at, "+CREG: 0,%d" % _reg_stat())
 
 
 def q_cgreg(at):
-    at.reply("+CGREG: 0,%d" % _reg_stat())
+    info(at, "+CGREG: 0,%d" % _reg_stat())
 
 
 def q_cereg(at):
-    at.reply("+CEREG: 0,%d" % _reg_stat())
+    info(at, "+CEREG: 0,%d" % _reg_stat())
 
 
 def q_cgatt(at):
-    at.reply("+CGATT: %d" % attached())
+    info(at, "+CGATT: %d" % attached())
 
 
 # ---- the bearer (AT+SAPBR) -----------------------------------------------------------------------
@@ -165,7 +171,7 @@ def s_sapbr(at, cmd_type, cid, tag, value):
         _bearers[i] = CLOSED
     elif cmd_type == 2:
         ip = wifi.sta.ifconfig()[0] if _bearers[i] == OPENED else "0.0.0.0"
-        at.reply("+SAPBR: %d,%d,%s" % (cid, _bearers[i], _padded(ip)))
+        info(at, "+SAPBR: %d,%d,%s" % (cid, _bearers[i], _padded(ip)))
     else:
         raise AtError(CME_NOT_SUPPORTED)  # 4: read the parameters back (not emulated)
     return None

@@ -120,11 +120,10 @@ def s_httppara(at, tag, value):
 
 def q_httppara(at):
     s = _session(False)
-    at.reply("+HTTPPARA: ")
-    for line in ("CID: %d" % s.cid, "URL: " + s.url, "UA: " + s.ua, "PROIP: 0.0.0.0", "PROPORT: 0",
-                 "REDIR: %d" % s.redir, "BREAK: %d" % s.brk, "BREAKEND: %d" % s.brkend,
-                 "TIMEOUT: %d" % s.timeout, "CONTENT:" + s.content, "USERDATA: " + s.userdata):
-        at.reply(line)
+    cellular.info(at, "\r\n".join(("+HTTPPARA: ", "CID: %d" % s.cid, "URL: " + s.url, "UA: " + s.ua,
+                                    "PROIP: 0.0.0.0", "PROPORT: 0", "REDIR: %d" % s.redir, "BREAK: %d" % s.brk,
+                                    "BREAKEND: %d" % s.brkend, "TIMEOUT: %d" % s.timeout,
+                                    "CONTENT:" + s.content, "USERDATA: " + s.userdata)))
 
 
 # ---- the body to send ------------------------------------------------------------------------------
