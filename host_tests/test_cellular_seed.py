@@ -5,7 +5,7 @@ issued)."""
 import os
 
 from brokers import AmqttBroker
-from cellular_driver import SEED_DN, SEED_IOT_ID, SEED_PK, seed_double
+from cellular_driver import SEED_DN, SEED_IOT_ID, SEED_IOT_TOKEN, SEED_PK, cmd, seed_double
 from cloud_doubles import cloud_pki, emulator_args
 from harness import Emulator, run_transcript
 from peers import wait_for
@@ -41,3 +41,18 @@ def test_seed_003_line_for_line(interp, test_ca, tmp_path):
         login = broker.attempts[-1]
         assert (login.client_id, login.username, login.code) == (SEED_DN, SEED_IOT_ID, 0)
         assert login.tls and login.keep_alive == 300 and login.clean_session
+
+
+def test_broker_takes_only_the_login_the_double_issued(interp, test_ca, tmp_path):
+    """The seed's iotId/iotToken without the auth exchange that issues them: the broker refuses (CLOSED)."""
+    with seed_double() as double, AmqttBroker(cloud_pki(test_ca, MQTT_HOST), str(tmp_path)) as broker:
+        broker.set_rule(double.mqtt_rule)
+        with Emulator(interp, args=emulator_args(test_ca, {MQTT_HOST + ":1883": broker.tls_port})) as emu:
+            join_wifi(emu)
+            assert cmd(emu, "ATE0")[-1] == b"OK"
+            assert cmd(emu, 'AT+MCONFIG="%s","%s","%s"' % (SEED_DN, SEED_IOT_ID, SEED_IOT_TOKEN)) == [b"OK"]
+            assert cmd(emu, 'AT+SSLMIPSTART="%s",1883' % MQTT_HOST) == [b"OK"]
+            assert emu.line(20) == b"CONNECT OK"
+            assert cmd(emu, "AT+MCONNECT=1,300") == [b"OK"]
+            assert emu.line(20) == b"CLOSED"
+        assert broker.attempts[-1].code == 4
