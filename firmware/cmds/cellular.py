@@ -35,11 +35,7 @@ def info(at, text):
 
 
 def _mac_number():
-    mac = wifi.sta.config("mac")
-    n = 0
-    for b in mac:
-        n = n << 8 | b
-    return n
+    return int(wifi.station_mac().replace(":", ""), 16)
 
 
 def _luhn(digits):
@@ -65,7 +61,7 @@ def iccid():
 
 def attached():
     """The cellular side's 'attached to the packet network': the station has an IP address."""
-    return wifi.sta.isconnected()
+    return wifi.station_up()
 
 
 def _reg_stat():
@@ -143,7 +139,6 @@ OPENED, CLOSED = 1, 3  # <status> of AT+SAPBR=2: 0 connecting, 1 connected, 2 cl
 TAGS = ("CONTYPE", "APN", "USER", "PWD", "PHONENUM", "RATE")
 _bearers = [CLOSED, CLOSED, CLOSED]  # status by cid 1..3
 _params = [{}, {}, {}]  # AT+SAPBR=3 tags by cid
-_watching = False
 
 p_sapbr = (num(0, 4), num(1, 3, True), text(16, opt=True), text(50, opt=True))
 
@@ -164,13 +159,13 @@ def s_sapbr(at, cmd_type, cid, tag, value):
         if _bearers[i] == OPENED or not attached():
             raise AtError(CME_NOT_ALLOWED)
         _bearers[i] = OPENED
-        _watch_bearers(at)
+        wifi.subscribe(_on_link)
     elif cmd_type == 0:
         if _bearers[i] != OPENED:
             raise AtError(CME_NOT_ALLOWED)
         _bearers[i] = CLOSED
     elif cmd_type == 2:
-        ip = wifi.sta.ifconfig()[0] if _bearers[i] == OPENED else "0.0.0.0"
+        ip = wifi.station_ip() if _bearers[i] == OPENED else "0.0.0.0"
         info(at, "+SAPBR: %d,%d,%s" % (cid, _bearers[i], _padded(ip)))
     else:
         raise AtError(CME_NOT_SUPPORTED)  # 4: read the parameters back (not emulated)
@@ -182,16 +177,9 @@ def _padded(ip):
     return ".".join(["%03d" % int(p) for p in ip.split(".")])
 
 
-def _watch_bearers(at):
-    global _watching
-    if not _watching:
-        _watching = True
-        at.monitor(_bearer_monitor)
-
-
-def _bearer_monitor(at):
-    """An open bearer whose Wi-Fi went away is deactivated, as the network would drop the PDP context."""
-    if OPENED not in _bearers or attached():
+def _on_link(at, state):
+    """Wi-Fi gone: the open bearers are deactivated, as the network would drop the PDP context."""
+    if state == wifi.GOT_IP:
         return
     for i in range(3):
         if _bearers[i] == OPENED:

@@ -5,6 +5,7 @@ The differences it hides: getaddrinfo's sockaddr is a tuple on the chip and raw 
 MicroPython sockets read with readinto() (None when nothing is there), CPython's with recv_into()
 (BlockingIOError); MicroPython has no getsockname(), so a client binds its own local port.
 """
+import binascii
 import errno
 import os
 import select
@@ -273,14 +274,28 @@ def tls_context(cadata=None, cert=None, server=False):
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
     if cert is not None:
-        load_cert_chain(ctx, cert[0], cert[1])
+        load_cert_chain(ctx, der(cert[0]), der(cert[1]))
     if cadata is None:
         if hasattr(ctx, "check_hostname"):
             ctx.check_hostname = False  # CPython checks names by default
         ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # the frozen ssl.SSLContext has it
         return ctx
-    if not MICROPYTHON and bytes(cadata[:10]) == b"-----BEGIN":
-        cadata = bytes(cadata).decode()  # CPython takes PEM as str, DER as bytes
     ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
-    ctx.load_verify_locations(cadata=cadata)
+    ctx.load_verify_locations(cadata=der(cadata))
     return ctx
+
+
+def der(data):
+    """A certificate or key as DER: PEM (its first block) is decoded, DER is returned as it is. Every TLS
+    stack here takes DER (the unix port's mbedTLS takes no PEM), so both forms work everywhere."""
+    data = bytes(data)
+    if not data.startswith(b"-----BEGIN"):
+        return data
+    body = []
+    for line in data.split(b"\n")[1:]:
+        line = line.strip()
+        if line.startswith(b"-----END"):
+            break
+        if line and b":" not in line:  # RFC 1421 headers (Proc-Type: …) carry no base64
+            body.append(line)
+    return binascii.a2b_base64(b"".join(body))
