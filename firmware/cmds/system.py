@@ -23,8 +23,8 @@ def t_ihelp(at):
 
 
 def e_ihelp(at):
-    for name, _, _, summary in table.TABLE:
-        at.reply("# AT%s -- %s" % (name, summary))
+    for entry in table.TABLE:
+        at.reply("# AT%s -- %s" % (entry[0], entry[3]))
 
 
 def t_ireboot(at):
