@@ -291,7 +291,7 @@ class Session:
             self.client.ack(event[6], event[3])
 
     def _room(self):
-        return min(self.window - self._out, self.at.urc_room())
+        return max(0, min(self.window - self._out, self.at.urc_room()))
 
     def _readable(self, sock, events):
         self._pump()
@@ -326,9 +326,10 @@ class Session:
     def tick(self):
         """Keepalive, ack timeouts and reconnects (the monitor calls it every 10 to 100 ms)."""
         c = self.client
+        self._handle(c.tick(self._room()))  # also what a failed send (publish, ack) left behind
         if c.connected:
-            self._handle(c.tick(self._room()))
-        elif self._retry_at is not None and not self.at.busy and ticks_diff(ticks_ms(), self._retry_at) >= 0:
+            return
+        if self._retry_at is not None and not self.at.busy and ticks_diff(ticks_ms(), self._retry_at) >= 0:
             self._retry_at = None
             self.at.spawn(self._reconnect())
 
