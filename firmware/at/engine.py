@@ -336,6 +336,8 @@ class Engine:
 
     def _busy(self, mv):
         data = bytes(mv)
+        if not data.strip(b"\r\n"):
+            return  # an empty line is ignored, busy or not (a CR LF sent after data input)
         if _FORCE_RST + b"\r" in data or _FORCE_RST + b"\n" in data:
             self.write(b"\r\nWill force to restart!!!\r\n")
             self.restart()
