@@ -106,11 +106,12 @@ def test_table_is_sorted_and_unique():
 
 @pytest.mark.parametrize("row", table.TABLE, ids=[r[0] or "AT" for r in table.TABLE])
 def test_every_form_in_the_table_has_its_handler_and_spec(row):
-    name, family, forms, summary = row
+    name, family, forms, summary = row[:4]
     mod = __import__("cmds." + family, None, None, ("_",))
     fname = table.handler_name(name)
     for bit, prefix in ((TEST, "t_"), (QUERY, "q_"), (SET, "s_"), (EXEC, "e_")):
-        assert callable(getattr(mod, prefix + fname, None)) == bool(forms & bit), prefix + fname
+        has = bool(forms & bit) and not (bit == TEST and len(row) > 4)  # a row's answer replaces its t_
+        assert callable(getattr(mod, prefix + fname, None)) == has, prefix + fname
     assert hasattr(mod, "p_" + fname) == bool(forms & SET)
     if forms & SET:
         spec = getattr(mod, "p_" + fname)
