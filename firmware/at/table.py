@@ -99,6 +99,7 @@ TABLE = (
     ("+TCCERTDEL", "tencent", T | S, "Tencent: delete a certificate or key file", '+TCCERTDEL:"CERT_NAME"'),
     ("+TCDEVINFOSET", "tencent", T | Q | S, "Tencent: TLS mode, product id, device name, key (saved)",
      '+TCDEVINFOSET:"TLSMODE(0/1/2)","PRODUCTID","DEVICENAME","DEVICESECRET"'),
+    ("+TCDEVREG", "tencentreg", T | E, "Tencent: dynamic registration, the device key saved"),
     ("+TCMODINFOSET", "tencent", T | Q | S, "Tencent: module name, flash size, OTA area (saved)",
      '+TCMODINFOSET:"MODULE NAME","FLASH_SIZE (2/4)","WIFI_LED GPIO","FW INFO ADDR","FW BASE ADDR",'
      '"FW MAX SIZE","FIXED CONNID"'),
@@ -119,7 +120,9 @@ TABLE = (
      '+TCPRDINFOSET:"TLS_MODE(0/1/2)","PRODUCT_ID","PRODUCT_SECRET_BCC","DEVICE_NAME"'),
     ("+TCRESTORE", "tencent", T | E, "Tencent: erase the device information and OTA image, restart"),
     ("+TCSAP", "tencent", T | Q | S, "open the softAP provisioning hotspot", "+TCSAP=<ssid>,<pwd>"),
+    ("+TCSTARTSMART", "tencent", E, "Tencent: SmartConfig provisioning (no MicroPython API: ERROR)"),
     ("+TCSTOPSAP", "tencent", T | E, "close the softAP provisioning hotspot", "AT+TCSTOPSAP: CMD TO STOP SOFTAP"),
+    ("+TCSTOPSMART", "tencent", E, "Tencent: SmartConfig provisioning (no MicroPython API: ERROR)"),
     ("+TCVER", "tencent", E, "Tencent: IoT SDK and AT versions"),
     ("+TRANSINTVL", "netutil", Q | S, "passthrough send interval, ms"),
     ("+UART", "basic", Q | S, "UART configuration, saved to flash"),

@@ -12,11 +12,12 @@ import os
 import sys
 import boardcfg
 from at import replies
+from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text, E_INVALID
 from at.replies import DONE, OK
 from cloud import tencent
-from cmds import wifi
-from net import transport
+from cmds import netutil, wifi
+from net import sntp, transport
 
 ERRORS = replies.cme
 
@@ -31,6 +32,7 @@ E_EXEC = 209
 
 VERSION = "3.1.2"  # the AT manual this profile follows
 CERT_MAX = 4096  # AT+TCCERTADD's largest file (V3.2.x: CERT_SIZE (1-4096))
+SANE_TIME = 1600000000  # a clock below this (2020-09) was never set
 CERT_PREFIX = "tc_"  # certificate files live in the filesystem as tc_<name>
 _DEV = "tc_dev"  # [tls, product id, device name, secret or certificate name]
 _PRD = "tc_prd"  # [tls, product id, product secret, device name]
@@ -66,6 +68,29 @@ def done(at, name, err=None):
     at.write(OK)
     at.reply("+%s:OK" % name if err is None else "+%s:FAIL,%d" % (name, err))
     return DONE
+
+
+def now(budget_ms):
+    """Generator: Unix seconds now. When the clock was never set, the NTP servers the module knows
+    (AT+CIPSNTPCFG's, by default cn.ntp.org.cn, ntp.sjtu.edu.cn, us.pool.ntp.org) are asked, for at most
+    ``budget_ms``, and the clock is set; None when none answered. Signatures carry the time."""
+    t = netutil.clock()
+    if t >= SANE_TIME:
+        return t
+    start = ticks_ms()
+    for host in netutil.servers:
+        left = budget_ms - ticks_diff(ticks_ms(), start)
+        if left < 200:
+            break
+        try:
+            addr = transport.resolve(host, sntp.PORT)[2]
+        except OSError:
+            continue
+        got = yield from sntp.query(addr, min(1000, left), 1)
+        if got is not None and got[0] >= SANE_TIME:
+            netutil.set_clock(got[0], got[1])
+            return got[0]
+    return None
 
 
 def _text(fields, i):
@@ -295,9 +320,7 @@ def _certadd(at, path, size):
         at.reply("+TCCERTADD:FAIL,%d" % E_TIMEOUT)
         return DONE
     try:
-        _mkroot()
-        with open(path, "wb") as f:
-            f.write(data)
+        _write(path, data)
     except OSError:
         at.reply("+TCCERTADD:FAIL,%d" % E_FLASH)
         return DONE
@@ -305,11 +328,18 @@ def _certadd(at, path, size):
     return DONE
 
 
-def _mkroot():
+def save_cert(name, data):
+    """Write certificate or key file ``name`` (AT+TCDEVREG's answer in certificate mode); OSError."""
+    _write(_cert_file(name), data)
+
+
+def _write(path, data):
     try:
         os.mkdir(boardcfg.FS_ROOT)
     except OSError:
         pass
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 p_tccertcheck = (text(64, 1),)
@@ -352,6 +382,15 @@ def s_tccertdel(at, name):
         return done(at, "TCCERTDEL", E_CHECK)
     os.remove(path)
     return done(at, "TCCERTDEL")
+
+
+# ---- SmartConfig provisioning (§6.1-6.2) --------------------------------------------------------
+def e_tcstartsmart(at):
+    wifi.unavailable("SmartConfig")
+
+
+def e_tcstopsmart(at):
+    wifi.unavailable("SmartConfig")
 
 
 # ---- softAP provisioning (§6.3-6.4) -------------------------------------------------------------

@@ -18,14 +18,13 @@ from at.parser import AtError, num, text, tail
 from at.replies import DONE
 from cloud import tencent as cloud
 from cmds import netutil, tencent, wifi
-from net import mqtt, pki, session, sntp, transport
+from net import mqtt, pki, session
 
 ERRORS = replies.cme
 
 WAIT_MS = 8500  # the longest ack wait: the session adds a second, and the final line comes within 10 s
 ANSWER_MS = 9500  # SNTP and the connect together, before +TCMQTTCONN
 SNTP_MS = 3000  # at most this long asking NTP servers
-SANE_TIME = 1600000000  # a clock below this (2020-09) was never set
 EXPIRY_S = 3600  # the signature's lifetime (Tencent's docs)
 MAX_SUBS = 10  # §3.5
 PUBL_MAX = 2048  # §3.4
@@ -90,7 +89,7 @@ def _connect(at):
     """Generator: the time, then the connection; None or a §7.1 error number."""
     global link
     start = ticks_ms()
-    now = yield from _clock(SNTP_MS)
+    now = yield from tencent.now(SNTP_MS)
     if now is None:
         return _CONNECT_ERRORS["credentials"]
     tls, pid = _device[0], _device[1]
@@ -122,28 +121,6 @@ def _connect(at):
     return None
 
 
-def _clock(budget_ms):
-    """Generator: Unix seconds now, asking the known NTP servers when the clock was never set (and setting
-    it); None when none answered within ``budget_ms``."""
-    now = netutil.clock()
-    if now >= SANE_TIME:
-        return now
-    start = ticks_ms()
-    for host in netutil.servers:
-        left = budget_ms - ticks_diff(ticks_ms(), start)
-        if left < 200:
-            break
-        try:
-            addr = transport.resolve(host, sntp.PORT)[2]
-        except OSError:
-            continue
-        got = yield from sntp.query(addr, min(1000, left), 1)
-        if got is not None and got[0] >= SANE_TIME:
-            netutil.set_clock(got[0], got[1])
-            return got[0]
-    return None
-
-
 def _sign(config):
     """The session's credentials hook: a fresh connid and expiry before every attempt."""
     tls, pid, dev, key = _device
@@ -157,7 +134,7 @@ def _sign(config):
 
 def _expiry():
     now = netutil.clock()
-    if now < SANE_TIME:
+    if now < tencent.SANE_TIME:
         raise ValueError("the clock is not set")
     return now + EXPIRY_S
 

@@ -78,12 +78,15 @@ class HttpConnection:
         self.host = host  # what the Host header says
         self.timeout_ms = timeout_ms
 
-    def request(self, method, path, headers=()):
-        """Generator: send a request without a body and read the response's head; returns the Response."""
+    def request(self, method, path, headers=(), body=None):
+        """Generator: send a request (with ``body``, bytes, and its Content-Length when given) and read the
+        response's head; returns the Response."""
         head = "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: upy-at\r\nConnection: close\r\n" % (method, path, self.host)
         for name, value in headers:
             head += "%s: %s\r\n" % (name, value)
-        ok = yield from self.conn.send_all((head + "\r\n").encode(), None, self.timeout_ms)
+        if body is not None:
+            head += "Content-Length: %d\r\n" % len(body)
+        ok = yield from self.conn.send_all((head + "\r\n").encode() + (body or b""), None, self.timeout_ms)
         if not ok:
             raise OSError(errno.ETIMEDOUT)
         resp = Response(self.conn, self.timeout_ms)
