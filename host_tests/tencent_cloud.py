@@ -17,6 +17,7 @@ What it does as the cloud does (../shared/reference/cloud-protocols.md §5):
   the same for ``$ota/report``/``$ota/update`` and ``$shadow/operation``). A subscribe elsewhere gets SUBACK
   0x80; a publish elsewhere is dropped, a QoS 1 one without PUBACK.
 - ``$sys/operation`` answers ``{"type":"get","resource":["time"]}`` with the time on ``…/result/…``.
+- ``$ota/report``: a version report gets ``report_version_rsp`` and then the firmware in ``ota_offer``.
 
 The test side: ``cloud.publish(topic, payload, qos)`` sends to the subscribed devices; ``published`` lists
 (client id, topic, payload, qos) of what devices published and the cloud accepted, in order (a QoS 1
@@ -183,6 +184,7 @@ class TencentCloud:
         self.published = []
         self.attempts = []
         self.time = None  # the time $sys/operation answers (None: now)
+        self.ota_offer = None  # the firmware offered after a version report (see _ota)
         self._conns = []
         self._listeners = []
         self._lock = threading.Lock()
@@ -360,6 +362,8 @@ class TencentCloud:
                     break
 
     def _respond(self, dev, topic, payload):
+        if topic == "$ota/report/%s/%s" % (dev.product_id, dev.name):
+            self._ota(dev, payload)
         if topic == "$sys/operation/%s/%s" % (dev.product_id, dev.name):
             try:
                 request = json.loads(payload)
@@ -369,6 +373,22 @@ class TencentCloud:
                 now = int(self.time if self.time is not None else time.time())
                 self.publish("$sys/operation/result/%s/%s" % (dev.product_id, dev.name),
                              json.dumps({"type": "get", "time": now}, separators=(",", ":")).encode())
+
+    def _ota(self, dev, payload):
+        """A version report gets report_version_rsp on $ota/update, then the firmware in ``ota_offer``
+        (update_firmware's fields: version, url, md5sum, file_size), if the test set one."""
+        try:
+            report = json.loads(payload)
+        except ValueError:
+            return
+        if report.get("type") != "report_version":
+            return
+        update = "$ota/update/%s/%s" % (dev.product_id, dev.name)
+        self.publish(update, json.dumps({"type": "report_version_rsp", "result_code": 0, "result_msg": "success",
+                                         "version": report.get("report", {}).get("version")}).encode(), 1)
+        if self.ota_offer is not None:
+            offer = dict(self.ota_offer, type="update_firmware")
+            self.publish(update, json.dumps(offer).encode(), 1)
 
     # ---- the test's side --------------------------------------------------------------------------
     def publish(self, topic, payload, qos=0):

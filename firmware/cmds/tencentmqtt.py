@@ -57,6 +57,11 @@ def connected():
     return link is not None and link.connected
 
 
+def device():
+    """(tls, product id, device name, key or certificate) of the last AT+TCMQTTCONN, or None."""
+    return _device
+
+
 def _require(at):
     if not connected() or tencent.ota_running():
         raise AtError(tencent.E_STATE)
@@ -164,10 +169,26 @@ def q_tcmqttstate(at):
 
 
 # ---- events --------------------------------------------------------------------------------------
+def consume(topic, fn):
+    """Messages on ``topic`` go to ``fn(payload bytes)`` instead of the MCU (the OTA family's offers); a
+    message too long for the buffer is dropped. ``fn`` None: the MCU gets them again."""
+    if fn is None:
+        consumers.pop(topic, None)
+    else:
+        consumers[topic] = fn
+
+
+consumers = {}  # topic (bytes) -> fn(payload), see consume()
+
+
 def _on_event(ev):
     at = link.at
     kind = ev[0]
-    if kind == "message":
+    if kind == "message" and ev[1] in consumers:
+        link.delivered(ev)
+        if ev[7] == 0 and len(ev[2]) == ev[8]:
+            consumers[ev[1]](ev[2])
+    elif kind == "message":
         data, offset, total = ev[2], ev[7], ev[8]
         head = b'+TCMQTTRCVPUB:"' + ev[1] + b'",%d,"' % total if offset == 0 else b""
         end = b'"\r\n' if offset + len(data) == total else b""
@@ -188,11 +209,12 @@ def s_tcmqttpub(at, topic, qos, message):
     """§3.3: the message runs from its first '"' to the last '"' of the line (raw quotes and commas stay);
     ``\\"`` and ``\\,`` stand for '"' and ','."""
     _require(at)
-    return replies.ok_then(at, "TCMQTTPUB", _publish(topic, message.encode(), qos))
+    return replies.ok_then(at, "TCMQTTPUB", publish(topic, message.encode(), qos))
 
 
-def _publish(topic, data, qos):
-    """Generator: publish, and for QoS 1 wait for the PUBACK; None or a §7.1/§7.2 error number."""
+def publish(topic, data, qos):
+    """Generator: publish, and for QoS 1 wait for the PUBACK; None or a §7.1/§7.2 error number. (The OTA
+    family reports through it too.)"""
     try:
         pid = link.publish(topic, data, qos)
     except mqtt.MqttError as e:
@@ -219,7 +241,7 @@ def _publ(at, topic, qos, length):
     data = yield from at.receive(length, 20000, plus_abort=True)
     if data is None:
         raise AtError(E_TIMEOUT)
-    err = yield from _publish(topic, bytes(data), qos)
+    err = yield from publish(topic, bytes(data), qos)
     at.reply("+TCMQTTPUBL:OK" if err is None else "+TCMQTTPUBL:FAIL,%d" % err)
     return DONE
 
@@ -235,10 +257,11 @@ p_tcmqttsub = (text(128, 1), num(0, 1))
 
 def s_tcmqttsub(at, topic, qos):
     _require(at)
-    return replies.ok_then(at, "TCMQTTSUB", _subscribe(topic, qos))
+    return replies.ok_then(at, "TCMQTTSUB", subscribe(topic, qos))
 
 
-def _subscribe(topic, qos):
+def subscribe(topic, qos):
+    """Generator: SUBSCRIBE and its SUBACK; None or an error number."""
     if len(link.subs) >= MAX_SUBS and topic not in [s[0] for s in link.subs]:
         return E_MAX_SUBS
     err = yield from _request(link.subscribe, topic, qos)
@@ -270,10 +293,11 @@ p_tcmqttunsub = (text(128, 1),)
 
 def s_tcmqttunsub(at, topic):
     _require(at)
-    return replies.ok_then(at, "TCMQTTUNSUB", _unsubscribe(topic))
+    return replies.ok_then(at, "TCMQTTUNSUB", unsubscribe(topic))
 
 
-def _unsubscribe(topic):
+def unsubscribe(topic):
+    """Generator: UNSUBSCRIBE and its UNSUBACK; None or an error number."""
     if topic not in [s[0] for s in link.subs]:
         return E_UNSUB
     err = yield from _request(link.unsubscribe, topic, None)
