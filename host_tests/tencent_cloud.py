@@ -14,7 +14,7 @@ What it does as the cloud does (../shared/reference/cloud-protocols.md §5):
   else gets CONNACK 4. A second connection with the same client id kicks the first.
 - Topic permissions: ``<pid>/<dev>/data`` publish and subscribe; ``…/control`` subscribe only; ``…/event``
   publish only; ``$sys/operation/<pid>/<dev>`` publish, ``$sys/operation/result/<pid>/<dev>`` subscribe (and
-  the same for ``$ota/report``/``$ota/update`` and ``$shadow/operation``). A subscribe elsewhere gets SUBACK
+  the same for ``$ota/report``/``$ota/update``, ``$shadow/operation`` and ``$thing/up|down/service``). A subscribe elsewhere gets SUBACK
   0x80; a publish elsewhere is dropped, a QoS 1 one without PUBACK.
 - ``$sys/operation`` answers ``{"type":"get","resource":["time"]}`` with the time on ``…/result/…``.
 - ``$ota/report``: a version report gets ``report_version_rsp`` and then the firmware in ``ota_offer``.
@@ -96,12 +96,14 @@ class Device:
     def may_publish(self, topic):
         p, d = self.product_id, self.name
         return topic in ("%s/%s/data" % (p, d), "%s/%s/event" % (p, d), "$sys/operation/%s/%s" % (p, d),
-                         "$ota/report/%s/%s" % (p, d), "$shadow/operation/%s/%s" % (p, d))
+                         "$ota/report/%s/%s" % (p, d), "$shadow/operation/%s/%s" % (p, d),
+                         "$thing/up/service/%s/%s" % (p, d))
 
     def may_subscribe(self, topic):
         p, d = self.product_id, self.name
         return topic in ("%s/%s/data" % (p, d), "%s/%s/control" % (p, d), "$sys/operation/result/%s/%s" % (p, d),
-                         "$ota/update/%s/%s" % (p, d), "$shadow/operation/result/%s/%s" % (p, d))
+                         "$ota/update/%s/%s" % (p, d), "$shadow/operation/result/%s/%s" % (p, d),
+                         "$thing/down/service/%s/%s" % (p, d))
 
 
 class _Conn:

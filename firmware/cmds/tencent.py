@@ -1,5 +1,5 @@
 """Tencent Cloud IoT AT commands (seed 001, V3.1.2; the certificate commands of V3.2.x): device, product and
-module information, the MQTT server, certificate files, and the SoftAP of softAP provisioning.
+module information, the MQTT server, certificate files.
 
 Every setting is saved as one store record (a power cut keeps the old or the new one). The secrets are never
 printed: queries answer their BCC (§1.2). A set command answers ``OK`` then ``+TC<name>:OK`` or
@@ -13,7 +13,7 @@ import sys
 import boardcfg
 from at import replies
 from at.compat import ticks_ms, ticks_diff
-from at.parser import AtError, num, text, E_INVALID
+from at.parser import AtError, num, text
 from at.replies import DONE, OK
 from cloud import tencent
 from cmds import netutil, wifi
@@ -391,27 +391,3 @@ def e_tcstartsmart(at):
 
 def e_tcstopsmart(at):
     wifi.unavailable("SmartConfig")
-
-
-# ---- softAP provisioning (§6.3-6.4) -------------------------------------------------------------
-def q_tcsap(at):
-    return None
-
-
-p_tcsap = (text(32, 1), text(32))
-
-
-def s_tcsap(at, ssid, pwd):
-    """Open the provisioning hotspot: OK, then +TCSAP:OK once it is up. (The app's binding exchange
-    over it belongs to the Tencent cloud profile.)"""
-    if mqtt_connected():
-        raise AtError(E_STATE)
-    if pwd and len(pwd) < 8:
-        raise AtError(E_INVALID | 1)
-    wifi.open_softap(at, ssid, pwd, 1, 3 if pwd else 0, 4, 0, False)
-    at.urc(b"+TCSAP:OK\r\n")
-
-
-def e_tcstopsap(at):
-    settle(at)
-    wifi.close_softap(at)

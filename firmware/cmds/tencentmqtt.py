@@ -77,7 +77,6 @@ p_tcmqttconn = (num(0, 2), num(1000, 10000), num(60, 690), num(0, 1), num(0, 1))
 
 def s_tcmqttconn(at, tls, timeout, keepalive, clean, reconnect):
     """§3.1: the TLS mode must be the device's (mode 1 may step down to 0)."""
-    global _device
     if active() or tencent.ota_running():
         raise AtError(tencent.E_STATE)
     info = tencent.device(at)
@@ -86,13 +85,15 @@ def s_tcmqttconn(at, tls, timeout, keepalive, clean, reconnect):
     if tls != info[0] and not (tls == 0 and info[0] == 1):
         raise AtError(tencent.E_PARAM)
     conn[:] = [tls, timeout, keepalive, clean, reconnect]
-    _device = (tls,) + info[1:]
-    return replies.ok_then(at, "TCMQTTCONN", _connect(at))
+    return replies.ok_then(at, "TCMQTTCONN", connect(at, (tls,) + info[1:]))
 
 
-def _connect(at):
-    """Generator: the time, then the connection; None or a §7.1 error number."""
-    global link
+def connect(at, device):
+    """Generator: connect as ``device`` (tls, product id, device name, key or certificate) with
+    AT+TCMQTTCONN's settings: the time, then the connection; None or a §7.1 error number. (SoftAP
+    provisioning reports the app's token through it.)"""
+    global link, _device
+    _device = device
     start = ticks_ms()
     now = yield from tencent.now(SNTP_MS)
     if now is None:
@@ -146,6 +147,12 @@ def _expiry():
 
 def _connid():
     return "".join([chr(_ALNUM[b % len(_ALNUM)]) for b in os.urandom(5)])
+
+
+def disconnect():
+    """End the connection (no URC, no reconnect)."""
+    if link is not None:
+        link.disconnect()
 
 
 def t_tcmqttdisconn(at):
