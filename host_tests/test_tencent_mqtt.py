@@ -143,6 +143,59 @@ def test_plain_mode_0_and_settings_refused_while_connected(device, cloud):
     assert emu.command("AT+TCMQTTDISCONN") == [b"+TCMQTTDISCON,2", b"OK"]
 
 
+def add_file(emu, name, data):
+    """AT+TCCERTADD: '>' then the bytes."""
+    emu.send(b'AT+TCCERTADD="%s",%d\r\n' % (name.encode(), len(data)))
+    emu.read_until(b"OK\r\n\r\n>", 5)
+    emu.send(data)
+    assert emu.line() == b"+TCCERTADD:OK"
+
+
+def test_tls_mode_2_presents_the_certificate_files(device, cloud, test_ca):
+    """V3.2.x: the certificate and key written with AT+TCCERTADD, checked, named by AT+TCDEVINFOSET mode 2."""
+    emu = device
+    cloud.add_device(PID, "Dev02")  # certificate auth: no key
+    add_file(emu, "Dev02.crt", test_ca.client.cert_pem)
+    add_file(emu, "Dev02.key", test_ca.client.key_pem)
+    assert emu.command("AT+TCCERTADD?") == [b'+TCCERTADD:"Dev02.crt",%d' % len(test_ca.client.cert_pem),
+                                             b'+TCCERTADD:"Dev02.key",%d' % len(test_ca.client.key_pem), b"OK"]
+    assert tc(emu, 'AT+TCCERTCHECK="Dev02.crt"') == [b"OK", b"+TCCERTCHECK:OK"]
+    assert tc(emu, 'AT+TCCERTCHECK="Dev02.key"') == [b"OK", b"+TCCERTCHECK:OK"]
+    assert tc(emu, 'AT+TCDEVINFOSET=2,"%s","Dev02","Dev02.crt"' % PID) == [b"OK", b"+TCDEVINFOSET:OK"]
+    assert emu.command("AT+TCDEVINFOSET?") == [b'+TCDEVINFOSET:2,"%s","Dev02","Dev02.crt"' % PID.encode(), b"OK"]
+    assert tc(emu, "AT+TCMQTTCONN=1,5000,240,1,1") == [b"+CME ERROR:204"]  # mode 2 cannot step down
+    assert tc(emu, "AT+TCMQTTCONN=2,5000,240,1,1") == [b"OK", b"+TCMQTTCONN:OK"]
+    assert cloud.attempts[-1][0::2] == (PID + "Dev02", 0)
+    topic = "%s/Dev02/data" % PID
+    assert tc(emu, 'AT+TCMQTTPUB="%s",1,"by certificate"' % topic) == [b"OK", b"+TCMQTTPUB:OK"]
+    assert cloud.wait_published(topic)[0][1] == b"by certificate"
+    assert emu.command("AT+TCMQTTDISCONN") == [b"+TCMQTTDISCON,2", b"OK"]
+    assert tc(emu, 'AT+TCCERTDEL="Dev02.key"') == [b"OK", b"+TCCERTDEL:OK"]
+    assert tc(emu, "AT+TCMQTTCONN=2,5000,240,1,1") == [b"OK", b"+TCMQTTCONN:FAIL,-701"]  # no key
+
+
+def test_no_qos1_message_reported_ok_is_lost_when_the_broker_dies(device, cloud):
+    emu = device
+    connect(emu)
+    ok, seen = [], []
+    for i in range(12):
+        if i == 5:
+            cloud.kill()
+        if i == 8:
+            cloud.start()
+            while b"+TCMQTTRECONNECTED" not in seen:
+                seen.append(emu.line(30))
+        lines = tc(emu, 'AT+TCMQTTPUB="%s",1,"m%d"' % (DATA, i), 15)
+        seen += lines
+        if lines[-1] == b"+TCMQTTPUB:OK":
+            ok.append(b"m%d" % i)
+        else:
+            assert lines[-1] in (b"+CME ERROR:208", b"+TCMQTTPUB:FAIL,-103", b"+TCMQTTPUB:FAIL,202"), lines
+    got = [p for c, t, p, q in cloud.published if t == DATA]
+    assert ok and all(m in got for m in ok), (ok, got)
+    assert b"m11" in ok
+
+
 def _kick(cloud):
     """Connect a second client with the device's own credentials: the cloud kicks the device."""
     import socket
