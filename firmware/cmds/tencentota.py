@@ -232,9 +232,13 @@ def s_tcreadfwdata(at, n):
     if _offset >= size:
         raise AtError(tencent.E_EXEC)
     n = min(n, size - _offset)
-    buf = bytearray(n)
-    _partition().readblocks(_offset // BLOCK, buf, _offset % BLOCK)
+    head = b"+TCREADFWDATA:%d," % n
+    h = len(head)
+    buf = at.buf  # the engine's data-input buffer is free while this command runs: one write, no allocation
+    buf[:h] = head
+    _partition().readblocks(_offset // BLOCK, memoryview(buf)[h : h + n], _offset % BLOCK)
+    buf[h + n : h + n + 2] = b"\r\n"
     _offset += n
     at.write(OK)
-    at.write(b"+TCREADFWDATA:%d," % n + buf + b"\r\n")
+    at.write_buf(h + n + 2)
     return DONE
