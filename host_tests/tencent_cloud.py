@@ -440,13 +440,13 @@ class Registration(HttpServer):
         self.products = {}
         self.activated = set()
         self.issued = {}
+        self.serve("/register/dev", self._answer, content_type="application/json")
 
-    def _respond(self, h):
-        if h.path == "/register/dev" and h.command == "POST":
-            self.serve("/register/dev", self._answer(self.requests[-1].body), content_type="application/json")
-        super()._respond(h)
+    def _answer(self, request):
+        """(status, body) for one registration request."""
+        return 200, self._register(request.body)
 
-    def _answer(self, body):
+    def _register(self, body):
         try:
             req = json.loads(body)
             pid, dev, nonce, ts = req["productId"], req["deviceName"], req["nonce"], req["timestamp"]
