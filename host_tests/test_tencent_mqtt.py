@@ -283,3 +283,15 @@ def test_a_lone_lf_inside_quotes_is_data_elsewhere_it_ends_the_line():
         assert at.read_lines(prefixes=(b"+CME ERROR:",)) == ["+CME ERROR:204"]  # which is no IP address
     finally:
         at.close()
+
+
+def test_a_message_longer_than_the_buffer_comes_whole_in_one_urc(device, cloud):
+    emu = device
+    connect(emu)
+    assert tc(emu, 'AT+TCMQTTSUB="%s",1' % DATA) == [b"OK", b"+TCMQTTSUB:OK"]
+    big = bytes(range(32, 127)) * 64  # 6080 bytes, more than the 2304-byte receive buffer
+    cloud.publish(DATA, big, 1)
+    head = b'+TCMQTTRCVPUB:"%s",%d,"' % (DATA.encode(), len(big))
+    assert emu.read_until(head, 10).lstrip(b"\r\n") == head
+    assert emu.read_exact(len(big) + 3, 10) == big + b'"\r\n'
+    assert emu.command("AT") == [b"OK"]
