@@ -17,3 +17,4 @@ OTA_SSL_URL = ""  # e.g. "https://ota.example.com/upy-at"
 OTA_CA = ""  # e.g. "/ota_ca.der"
 OTA_TIMEOUT_MS = 10000  # connect, TLS handshake, and each read
 SNTP_PORT = 123  # AT+CIPSNTPCFG's servers are asked on this port
+WDT_MS = 30000  # machine.WDT: a loop pass that takes longer resets the module (README "Watchdog")

@@ -129,9 +129,19 @@ def _refresh():
     except ValueError:  # a hand edit in progress: keep the old world and look again next call
         return
     _world["stamp"] = stamp
+    if data.get("stall"):
+        _hang()
     _world["aps"] = data.get("aps") or []
     _world["stations"] = data.get("stations") or []
     _world["join_ms"] = data.get("join_ms", _JOIN_MS)
+
+
+def _hang():
+    """The control channel's ``stall``: the firmware hangs here in a busy loop, as a bug would, until
+    machine.WDT resets the module (the emulator then clears the stall)."""
+    spins = 0
+    while True:
+        spins += 1
 
 
 def _tick():
