@@ -14,6 +14,7 @@ retrying), and after ``disconnect()`` the status is IDLE even during a new join.
 """
 import json
 import os
+import socket
 import time
 import hoststate
 
@@ -253,6 +254,7 @@ class WLAN:
             ap = self._joined()
             if ap is None or not self._admits(ap):
                 self._lost(STAT_BEACON_TIMEOUT, _ms())
+                socket.abort_links()  # the station's address is gone, and its connections with it
         while self._due is not None and _ms() >= self._due:
             at, self._due = self._due, None
             ap = self._find(self._cfg["ssid"], self._cfg["bssid"])
