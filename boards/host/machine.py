@@ -259,14 +259,20 @@ class UART(io.IOBase):
         return max_len
 
     def _write_rest(self, buf, off, n):
+        """Wait for room, at most 2 s without progress. A pty can report room (POLLOUT) yet take nothing
+        (Linux: room for fewer bytes than its next buffer needs), so the 2 s count whatever poll says."""
         end = off + n
+        since = _ms()
         while off < end:
             done = self._f.write(buf, off, end - off) if _MICROPYTHON else self._f.write(memoryview(buf)[off:end])
             if done:
                 off += done
-            elif not self._out.poll(2000):
+                since = _ms()
+            elif _ms() - since >= 2000:
                 self._dropped += end - off
                 return
+            elif self._out.poll(10):
+                time.sleep(0.001)  # "room" that took nothing: do not spin
 
     def flush(self):
         pass
