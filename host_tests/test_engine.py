@@ -1,40 +1,15 @@
-"""The engine under CPython with a recording UART: framing, busy, URCs, data input and passthrough."""
+"""The engine under CPython with an in-memory UART: framing, busy, URCs, data input and passthrough."""
 import os
-import socket
 import time
 
 import pytest
 
 import boardcfg
 from at import parser
-from at.engine import Engine, BUSY, OK, ERROR, BUF_SIZE
+from at.engine import Engine, BUSY, BUF_SIZE
+from at.replies import OK, ERROR
 from at.store import Store
-
-
-class RecordingUart:
-    """Collects what the engine writes; its socket only gives select.poll something to watch."""
-
-    def __init__(self):
-        self._a, self._b = socket.socketpair()
-        self.out = bytearray()
-
-    def fileno(self):
-        return self._a.fileno()
-
-    def write(self, data):
-        self.out += data.encode() if isinstance(data, str) else bytes(data)
-        return len(data)
-
-    def flush(self):
-        pass
-
-    def readinto(self, buf):
-        return None
-
-    def take(self):
-        out = bytes(self.out)
-        self.out.clear()
-        return out
+from inproc import MemoryUart
 
 
 @pytest.fixture
@@ -43,7 +18,7 @@ def at():
         os.mkdir(boardcfg.FS_ROOT)
     except FileExistsError:
         pass
-    e = Engine(RecordingUart(), Store("unittest"))
+    e = Engine(MemoryUart(), Store("unittest"))
     e.uart_cfg = (115200, 8, 1, 0, 0)
     return e
 

@@ -18,5 +18,7 @@ OTA_CA = os.getenv("AT_OTA_CA") or ""
 OTA_TIMEOUT_MS = int(os.getenv("AT_OTA_TIMEOUT_MS") or 10000)
 # SNTP's server port (AT+CIPSNTPCFG names hosts only): tests point it at a loopback server with AT_SNTP_PORT.
 SNTP_PORT = int(os.getenv("AT_SNTP_PORT") or 123)
+# The CA the clouds' TLS endpoints must chain to (net/pki.cloud_context): the emulator's --ca file (README).
+CLOUD_CA = os.getenv("AT_CLOUD_CA") or ""
 # machine.WDT's timeout (README "Watchdog"); tests shorten it with AT_WDT_MS.
 WDT_MS = int(os.getenv("AT_WDT_MS") or 30000)

@@ -14,6 +14,7 @@ QUERY = const(2)  # AT+X?
 SET = const(4)  # AT+X=...
 EXEC = const(8)  # AT+X
 LOOSE = const(16)  # table flag: unquoted strings allowed
+BOOT = const(32)  # table flag: the family's boot(at) runs at start-up, before "ready"
 
 # Parameter kinds.
 INT = const(0)

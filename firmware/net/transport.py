@@ -12,6 +12,11 @@ import select
 import socket
 from at.compat import ticks_ms, ticks_diff, MICROPYTHON, load_cert_chain, generator_result
 
+try:
+    import netmap  # type: ignore[import-not-found]  # the host board's --resolve; the chip has none
+except ImportError:
+    netmap = None
+
 _next_port = 49152 + (os.urandom(1)[0] << 6)  # where this boot's client ports start
 WRITE_WAIT_MS = 10000  # how long write_all waits for a full socket
 _SO_KEEPALIVE = getattr(socket, "SO_KEEPALIVE", 0x0008)  # lwIP's value: the ESP32 port does not name it
@@ -26,7 +31,14 @@ def addr_of(sockaddr):
 
 
 def resolve(host, port):
-    """(ip, port, sockaddr) for a host name or dotted address; OSError when it cannot be resolved."""
+    """(ip, port, sockaddr) for a host name or dotted address; OSError when it cannot be resolved. Every
+    lookup of a peer goes through here: the host board may send it elsewhere (the emulator's --resolve)."""
+    if netmap is not None:
+        host, port = netmap.remap(host, port)
+    return _lookup(host, port)
+
+
+def _lookup(host, port):
     info = socket.getaddrinfo(host, port, socket.AF_INET)
     if not info:
         raise OSError(errno.ENOENT)
@@ -46,7 +58,7 @@ def _bind_local(sock, port):
     for _ in range(20):
         p = port or _local_port()
         try:
-            sock.bind(resolve("0.0.0.0", p)[2])
+            sock.bind(_lookup("0.0.0.0", p)[2])
             return p
         except OSError as e:
             if port or e.args[0] != errno.EADDRINUSE:
@@ -201,16 +213,22 @@ def open_tcp(addr, timeout_ms, tls=None, server_hostname=None):
                 raise OSError(errno.ETIMEDOUT)
             yield 5
         if tls is not None:
-            # The handshake blocks (with a timeout): MicroPython's TLS has no non-blocking handshake.
-            # The TLS socket is what is polled from then on (CPython detaches the plain one).
-            sock.settimeout(timeout_ms / 1000)
-            sock = tls.wrap_socket(sock, server_hostname=server_hostname)
-            sock.setblocking(False)
+            sock = wrap_tls(sock, tls, server_hostname, timeout_ms)
         return Connection(sock, port)
     except (OSError, ValueError) as e:  # ValueError: TLS verification failed
         sock.close()
         print("upy-at: connect to %s:%d failed: %r" % (addr[0], addr[1], e))
         return None
+
+
+def wrap_tls(sock, tls, server_hostname, timeout_ms):
+    """The TLS handshake on a connected socket; returns the TLS socket, non-blocking, which is what is polled
+    from then on (CPython detaches the plain one). The handshake blocks, with a timeout: MicroPython's TLS
+    has no non-blocking handshake. OSError, or ValueError when verification fails."""
+    sock.settimeout(timeout_ms / 1000)
+    sock = tls.wrap_socket(sock, server_hostname=server_hostname)
+    sock.setblocking(False)
+    return sock
 
 
 class Server:
@@ -223,7 +241,7 @@ class Server:
         self.tls = tls
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(resolve("0.0.0.0", port)[2])
+        self.sock.bind(_lookup("0.0.0.0", port)[2])
         self.sock.listen(5)
         self.sock.setblocking(False)
 
