@@ -124,8 +124,10 @@ class Engine(Modes):
                 self.uart.write(item)
 
     # ---- the loop -----------------------------------------------------------------------------
-    def run(self):
+    def run(self, wdt):
+        """The loop, forever. Each pass feeds ``wdt`` (machine.WDT): a pass that hangs resets the module."""
         while True:
+            wdt.feed()
             try:
                 self.step(self._timeout())
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
