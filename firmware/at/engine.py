@@ -362,8 +362,9 @@ class Engine(Modes):
             self._errors = getattr(mod, "ERRORS", replies.espat)
             if not entry[2] & form:
                 raise AtError(parser.E_FORM)
-            if form == TEST and len(entry) > 4:  # the row's fixed answer to AT+X=?
-                self.reply(entry[4])
+            if form == TEST and len(entry) > 4:  # the row's fixed answer to AT+X=? ("": OK alone)
+                if entry[4]:
+                    self.reply(entry[4])
                 self._finish(None)
                 return
             fname = table.handler_name(name)
