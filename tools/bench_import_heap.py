@@ -1,11 +1,11 @@
 """Where the heap goes at import (MicroPython): the bytes each module keeps once imported.
 
-``micropython bench_import_heap.py DIR`` with DIR a folder from ``tools/build_mpy --host DIR`` (the
+``AT_STATE=TMPDIR micropython bench_import_heap.py DIR`` with DIR a folder from ``tools/build_mpy --host DIR`` (the
 firmware as .mpy, the host board in DIR/host) imports the host board's modules, then the firmware's
 in the order a boot and the first commands of each family import them, and prints one line per module:
 ``<module> <bytes>``, the drop of gc.mem_free() (after gc.collect()) across its import. A module's
 figure is its bytecode, constants, globals and whatever it allocates at import, less anything an
-earlier line already imported. tools/bench prints the table under ``--only importheap``.
+earlier line already imported. tools/bench prints the table under ``--only imports``.
 """
 import gc
 import os
@@ -39,7 +39,6 @@ def main():
     root = sys.argv[1]
     sys.path.insert(0, root)
     sys.path.insert(0, root + "/host")
-    os.putenv("AT_STATE", os.getenv("AT_STATE") or "/tmp")
     gc.collect()
     print("heap_total", gc.mem_free() + gc.mem_alloc())
     for name in HOST:
