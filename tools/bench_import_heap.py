@@ -3,18 +3,21 @@
 ``AT_STATE=TMPDIR micropython bench_import_heap.py DIR`` with DIR a folder from ``tools/build_mpy --host DIR`` (the
 firmware as .mpy, the host board in DIR/host) imports the host board's modules, then the firmware's
 in the order a boot and the first commands of each family import them, and prints one line per module:
-``<module> <bytes>``, the drop of gc.mem_free() (after gc.collect()) across its import. A module's
-figure is its bytecode, constants, globals and whatever it allocates at import, less anything an
-earlier line already imported. tools/bench prints the table under ``--only imports``.
+``<module> <bytes>``, the drop of gc.mem_free() (after gc.collect()) across its import, then the line
+micropython.qstr_info() prints (the qstr pools' total bytes so far). A module's figure is its bytecode,
+constants, globals, whatever it allocates at import and the qstr pool growth its new names caused (pools
+grow in doubling steps, so that part is lumpy), less anything an earlier line already imported. tools/bench prints the table under ``--only imports``.
 """
 import gc
+import micropython
 import os
 import sys
 
-HOST = ("hoststate", "machine", "esp32", "network", "bluetooth", "boardcfg")
-FIRMWARE = ("at.compat", "at.parser", "at.table", "at.store", "at.engine", "cmds.basic", "cmds.wifi",
-            "net.transport", "net.pki", "cmds.tcpip", "net.mqtt", "cmds.mqtt", "net.http", "cmds.ota",
-            "net.sntp", "net.ping", "cmds.netutil", "cmds.system", "cmds.tencent")
+HOST = ("hoststate", "machine", "esp32", "network", "bluetooth", "netmap", "boardcfg")
+FIRMWARE = ("at.compat", "at.parser", "at.replies", "at.table", "at.store", "at.engine", "cmds.basic",
+            "cmds.wifi", "cmds.wifiaddr", "cmds.softap", "net.transport", "net.pki", "cmds.tcplinks", "cmds.tcpip",
+            "net.mqtt_codec", "net.mqtt", "net.session", "cmds.mqtt", "net.http", "cmds.ota", "net.sntp",
+            "net.ping", "cmds.netutil", "cmds.system", "cmds.tencent")
 
 
 def known(name):
@@ -33,6 +36,7 @@ def measure(name):
     __import__(name)
     gc.collect()
     print(name, before - gc.mem_free())
+    micropython.qstr_info()  # "qstr pool: ... n_total_bytes=N": the interned names, in the heap unless frozen
 
 
 def main():
@@ -47,7 +51,7 @@ def main():
         if known(name):
             measure(name)
     extra = []
-    for sub in ("at", "cmds", "net"):
+    for sub in ("at", "cmds", "net", "cloud"):
         for entry in sorted(os.listdir(root + "/" + sub)):
             name = sub + "." + entry[:-4]
             if entry.endswith(".mpy") and name not in FIRMWARE and entry != "__init__.mpy":

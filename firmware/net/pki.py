@@ -1,5 +1,6 @@
 """Certificates and keys in esp-at's user partitions (client_cert, client_key, client_ca, server_*),
-written there with AT+SYSFLASH: one each, DER or PEM."""
+written there with AT+SYSFLASH: one each, DER or PEM; and the CA of the clouds' endpoints (boardcfg.CLOUD_CA)."""
+import boardcfg
 import esp32
 from net import transport
 
@@ -32,3 +33,40 @@ def client_context(verify, present):
     if (verify and ca is None) or (cert is not None and None in cert):
         return None
     return transport.tls_context(ca, cert)
+
+
+def cloud_context(cert=None):
+    """A TLS client context for the clouds' endpoints (Aliyun, Tencent): the server must chain to a
+    certificate in the file boardcfg.CLOUD_CA names (the vendors' roots on the chip, the emulator's --ca on
+    the host; PEM with one or more, or one DER) and carry the host name open_tcp checks. ``cert``:
+    (certificate, key) to present. Nothing is verified when CLOUD_CA is empty; None when its file cannot be
+    read or holds no valid certificate. Verification on the chip needs the RTC set."""
+    if not boardcfg.CLOUD_CA:
+        return transport.tls_context(None, cert)
+    try:
+        with open(boardcfg.CLOUD_CA, "rb") as f:
+            certs = _certificates(f.read())
+        if not certs:
+            return None
+        ctx = transport.tls_context(certs[0], cert)
+        for more in certs[1:]:
+            ctx.load_verify_locations(cadata=transport.der(more))  # each call adds to the trusted chain
+        return ctx
+    except (OSError, ValueError) as e:
+        print("upy-at: cloud CA %s: %r" % (boardcfg.CLOUD_CA, e))
+        return None
+
+
+def _certificates(data):
+    """The certificates of a file: each PEM block (text between them, comments, is left out), or the
+    file itself when it is DER."""
+    if data[:1] == b"\x30":
+        return [data]
+    certs = []
+    end = 0
+    while True:
+        begin = data.find(b"-----BEGIN CERTIFICATE-----", end)
+        end = data.find(b"-----END CERTIFICATE-----", begin + 1)
+        if begin < 0 or end < 0:
+            return certs
+        certs.append(data[begin:end])  # transport.der reads a block up to its END line
