@@ -39,6 +39,7 @@ EXPECTED = {
     "import_heap_kib_firmware": r"\d+  \(.+\)",
     "instructions_per_at_round_trip": r"(%s|skipped  \(no valgrind\))" % RATIO,
     "instructions_per_passthrough_kib": r"(%s|skipped  \(no valgrind\))" % RATIO,
+    "instructions_per_mqtt_pub_qos0": r"(%s|skipped  \(no (valgrind|mosquitto)\))" % RATIO,
     "mqtt_pub_qos0_vs_umqtt": MQTT,
     "mqtt_pub_qos1_vs_umqtt": MQTT,
     # a number, or "failed (after: <step>; why)" when the firmware died: test_busy_espat_completes says which
