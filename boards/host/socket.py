@@ -14,11 +14,24 @@ answers a zero-byte send with EPIPE), so the connections a server accepted survi
 thing this cannot reach). Under CPython ``socket`` is a subclass (ssl.SSLSocket builds on it), which
 remembers what it connects and accepts.
 """
+import os
 import sys
+
+
+def _shadows(folder):
+    """Whether ``folder`` holds a socket module of ours (boards/host, or its .mpy build for emulate --mpy)."""
+    for name in ("/socket.py", "/socket.mpy"):
+        try:
+            os.stat((folder or ".") + name)
+            return True
+        except OSError:
+            pass
+    return False
+
 
 _path = sys.path
 _mine = sys.modules.pop("socket", None)
-sys.path = [p for p in _path if not p.endswith("boards/host")]
+sys.path = [p for p in _path if not _shadows(p)]
 try:
     import socket as _real  # the interpreter's own
 finally:
