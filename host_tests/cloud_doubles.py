@@ -84,8 +84,9 @@ def run_firmware(interp, source, routes=None, ca=None, timeout=60):
     """Run ``source`` under ``interp`` with firmware/ and boards/host first on the import path and the
     emulator's environment for ``routes`` ({pattern: "ip[:port]"}) and ``ca`` (a CA file path); its stdout
     (AssertionError with stderr when it fails)."""
-    prologue = "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\n" % (
-        os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host"))
+    prologue = "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\n" % (
+        os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "host"), HERE)
+    prologue += "import station\nstation.online()\n"  # the host board's sockets need a network, as the chip's do
     env = dict(os.environ, AT_RESOLVE=" ".join("%s=%s" % kv for kv in (routes or {}).items()),
                AT_CLOUD_CA=ca or "")
     r = subprocess.run(interpreter(interp) + ["-c", prologue + source], capture_output=True, text=True,

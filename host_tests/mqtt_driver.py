@@ -13,6 +13,10 @@ sys.path.insert(0, ROOT + "/firmware")
 
 import json  # noqa: E402
 
+import station  # noqa: E402
+
+station.online()  # the host board's sockets need a network, as the chip's do
+
 from at.compat import Poller, generator_result, sleep_ms, ticks_diff, ticks_ms  # noqa: E402
 from net import mqtt, mqtt_codec, transport  # noqa: E402
 import select  # noqa: E402

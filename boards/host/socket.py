@@ -19,8 +19,9 @@ import sys
 
 
 def _shadows(folder):
-    """Whether ``folder`` holds a socket module of ours (boards/host, or its .mpy build for emulate --mpy)."""
-    for name in ("/socket.py", "/socket.mpy"):
+    """Whether ``folder`` is the host board (boards/host, or its .mpy build for emulate --mpy): it holds
+    hoststate beside this module."""
+    for name in ("/hoststate.py", "/hoststate.mpy"):
         try:
             os.stat((folder or ".") + name)
             return True
