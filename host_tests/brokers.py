@@ -173,7 +173,11 @@ class BrokerProcess:
                 pending.pop(0)
             except OSError:
                 time.sleep(0.02)
+        self._wait_serving(deadline)
         return self
+
+    def _wait_serving(self, deadline):
+        """Wait until the broker's main loop runs (a listening port alone does not say so)."""
 
     def stop(self, timeout=STOP_TIMEOUT):
         """Stop cleanly: SIGTERM, then SIGKILL if it has not exited after ``timeout`` seconds."""
@@ -426,6 +430,20 @@ class MosquittoBroker(BrokerProcess):
 
     def set_rule(self, rule):
         raise NotImplementedError("mosquitto has no auth hook here; the cloud simulator is AmqttBroker")
+
+    def _wait_serving(self, deadline):
+        """mosquitto listens before it installs its SIGTERM handler: a stop() that comes in between kills it
+        (-15, not a clean exit). Its main loop, which answers CONNECT, starts after the handler is in."""
+        while True:
+            try:
+                if connect_raw(self.port, "probe-%s" % secrets.token_hex(4), timeout=1) == (False, ACCEPTED):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise BrokerError("mosquitto accepts but answers no CONNECT:\n%s" % self.log_tail())
+            time.sleep(0.02)
 
     def _command(self):
         lines = ["per_listener_settings false", "allow_anonymous true", "persistence false",

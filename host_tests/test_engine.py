@@ -1,40 +1,15 @@
-"""The engine under CPython with a recording UART: framing, busy, URCs, data input and passthrough."""
+"""The engine under CPython with an in-memory UART: framing, busy, URCs, data input and passthrough."""
 import os
-import socket
 import time
 
 import pytest
 
 import boardcfg
 from at import parser
-from at.engine import Engine, BUSY, OK, ERROR, BUF_SIZE
+from at.engine import Engine, BUSY, BUF_SIZE
+from at.replies import OK, ERROR
 from at.store import Store
-
-
-class RecordingUart:
-    """Collects what the engine writes; its socket only gives select.poll something to watch."""
-
-    def __init__(self):
-        self._a, self._b = socket.socketpair()
-        self.out = bytearray()
-
-    def fileno(self):
-        return self._a.fileno()
-
-    def write(self, data):
-        self.out += data.encode() if isinstance(data, str) else bytes(data)
-        return len(data)
-
-    def flush(self):
-        pass
-
-    def readinto(self, buf):
-        return None
-
-    def take(self):
-        out = bytes(self.out)
-        self.out.clear()
-        return out
+from inproc import MemoryUart
 
 
 @pytest.fixture
@@ -43,7 +18,7 @@ def at():
         os.mkdir(boardcfg.FS_ROOT)
     except FileExistsError:
         pass
-    e = Engine(RecordingUart(), Store("unittest"))
+    e = Engine(MemoryUart(), Store("unittest"))
     e.uart_cfg = (115200, 8, 1, 0, 0)
     return e
 
@@ -92,6 +67,22 @@ def test_byte_by_byte(at):
     assert out.startswith(b"AT+GMR\r\nAT version:") and out.endswith(OK)
 
 
+@pytest.mark.parametrize("line", [b"at+gmr", b"At+Gmr", b"aT+gMr"])
+def test_commands_are_case_insensitive_the_prefix_too(at, line):
+    """Seed 004 §2: any case of the whole line answers as the upper-case command does."""
+    feed(at, b"ATE0\r\n")
+    want = feed(at, b"AT+GMR\r\n")
+    assert want.startswith(b"AT version:")
+    assert feed(at, line + b"\r\n") == want
+
+
+def test_lower_case_commands_set_and_query_as_upper_case_ones(at):
+    feed(at, b"ate0\r\n")
+    assert feed(at, b"at\r\n") == OK  # echo went off
+    assert feed(at, b"at+syslog=1\r\n") == OK
+    assert feed(at, b"at+syslog?\r\n") == b"+SYSLOG:1\r\n" + OK
+
+
 def test_256_bytes_pass_257_answer_error_and_the_rest_is_discarded(at):
     feed(at, b"ATE0\r\n")
     assert feed(at, b"AT" + b" " * 254 + b"\r\n") == OK
@@ -108,7 +99,7 @@ def test_several_commands_in_one_read(at):
 @pytest.mark.parametrize("line, err", [
     (b"AT+FAKE", parser.E_UNKNOWN),
     (b"AT+GMR?", parser.E_FORM),
-    (b"at", parser.E_NO_PREFIX),
+    (b"xat", parser.E_NO_PREFIX),
     (b"AT+SYSLOG=2", parser.E_INVALID),
     (b"AT+UART_CUR=115200", parser.E_COUNT | 5 << 8 | 1),
 ])
@@ -145,6 +136,16 @@ def test_upper_case_at_rst_forces_a_restart_while_busy(at):
         feed(at, b"AT+RST\r\n")
     assert e.value.code == 3
     assert b"Will force to restart!!!" in at.uart.take()
+
+
+def test_lower_case_at_rst_while_busy_is_busy_not_a_restart(at):
+    """Only the upper-case AT+RST forces a restart while busy (esp-at's rule, kept as it is)."""
+    feed(at, b"ATE0\r\n")
+    at._cmd, at._wake = sleeping(100), 0
+    at.step(0)
+    assert feed(at, b"at+rst\r\n") == BUSY
+    wait_for_command(at)
+    assert at.uart.take() == OK
 
 
 # ---- URCs ---------------------------------------------------------------------------------------

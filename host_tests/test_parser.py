@@ -19,14 +19,19 @@ def code(fn, *args):
     (b"AT+GCMR=?", ("+GCMR", TEST, b"")),
     (b"AT+CWJAP=\"a=b?\",\"p\"", ("+CWJAP", SET, b"\"a=b?\",\"p\"")),
     (b"ATE0", ("E0", EXEC, b"")),
+    (b"at+gmr", ("+GMR", EXEC, b"")),  # seed 004 §2: case-insensitive, the prefix too
+    (b"At+Gmr", ("+GMR", EXEC, b"")),
+    (b"aT", ("", EXEC, b"")),
+    (b"ate0", ("E0", EXEC, b"")),
+    (b'at+cwjap="MyAP","PassWord"', ("+CWJAP", SET, b'"MyAP","PassWord"')),  # values keep their case
     (b"AT+ IWIFICONNECT = x", ("+IWIFICONNECT", SET, b" x")),
 ])
 def test_split_line(line, want):
     assert split_line(line) == want
 
 
-@pytest.mark.parametrize("line", [b"at", b"At+GMR", b"XAT", b"", b"+GMR"])
-def test_the_prefix_must_be_upper_case_at(line):
+@pytest.mark.parametrize("line", [b"XAT", b"", b"+GMR", b"A", b"TA+GMR"])
+def test_a_line_without_the_at_prefix_is_an_error(line):
     assert code(split_line, line) == parser.E_NO_PREFIX
 
 

@@ -1,13 +1,33 @@
 """SSL links with AT+CIPSSLCCONF (certificates in esp-at's user partitions, written with AT+SYSFLASH as an
 MCU does), the SSL server, and AT+SAVETRANSLINK, against real peers on loopback, under both interpreters.
-The partitions hold DER: the MicroPython unix port's TLS takes DER only (the chip takes PEM too)."""
+The partitions hold DER or PEM (the README's promise): certificates, PKCS#8 keys, and EC keys in OpenSSL's
+traditional PEM (``BEGIN EC PRIVATE KEY``, what ``openssl ecparam -genkey`` writes)."""
 import socket
 import ssl
 import tempfile
 import time
 
+import pytest
+from cryptography.hazmat.primitives import serialization as ser
+
 from harness import Emulator
 from peers import free_port, wait_for
+
+FORMS = ("der", "pem", "pem-traditional-key")
+
+
+def cert_of(ck, form):
+    return ck.cert_der if form == "der" else ck.cert_pem
+
+
+def key_of(ck, form):
+    if form == "der":
+        return ck.key_der
+    if form == "pem":
+        return ck.key_pem
+    key = ser.load_pem_private_key(ck.key_pem, None)
+    return key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.TraditionalOpenSSL, ser.NoEncryption())
+
 
 def flash(emu, label, data):
     """Erase a user partition and write ``data`` at its start (AT+SYSFLASH)."""
@@ -27,9 +47,10 @@ def echo_over(emu, text=b"secret"):
     return emu.read_exact(len(text))
 
 
-def test_verify_the_server_with_the_ca(emu, test_ca, tls_echo, tls_echo_untrusted):
+@pytest.mark.parametrize("form", FORMS[:2])
+def test_verify_the_server_with_the_ca(emu, form, test_ca, tls_echo, tls_echo_untrusted):
     emu.online()
-    flash(emu, "client_ca", test_ca.ca.cert_der)
+    flash(emu, "client_ca", cert_of(test_ca.ca, form))
     assert emu.command("AT+CIPSSLCCONF=2,0,0") == [b"OK"]
     assert emu.command("AT+CIPSSLCCONF?") == [b"+CIPSSLCCONF:0,2,0,0", b"OK"]
     assert emu.command('AT+CIPSTART="SSL","localhost",%d' % tls_echo.port, timeout=20) == [b"CONNECT", b"OK"]
@@ -39,11 +60,12 @@ def test_verify_the_server_with_the_ca(emu, test_ca, tls_echo, tls_echo_untruste
     assert emu.command('AT+CIPSTART="SSL","localhost",%d' % tls_echo_untrusted.port, timeout=20) == [b"CLOSED", b"ERROR"]
 
 
-def test_mutual_authentication(emu, test_ca, tls_echo_mutual):
+@pytest.mark.parametrize("form", FORMS)
+def test_mutual_authentication(emu, form, test_ca, tls_echo_mutual):
     emu.online()
-    flash(emu, "client_ca", test_ca.ca.cert_der)
-    flash(emu, "client_cert", test_ca.client.cert_der)
-    flash(emu, "client_key", test_ca.client.key_der)
+    flash(emu, "client_ca", cert_of(test_ca.ca, form))
+    flash(emu, "client_cert", cert_of(test_ca.client, form))
+    flash(emu, "client_key", key_of(test_ca.client, form))
     assert emu.command("AT+CIPSSLCCONF=2") == [b"OK"]  # no certificate of ours: the server refuses us,
     out = emu.command('AT+CIPSTART="SSL","localhost",%d' % tls_echo_mutual.port, timeout=20)
     if out[-1] == b"OK":  # in TLS 1.3 (CPython) only after the handshake: the link then closes
@@ -68,12 +90,13 @@ def test_sslcconf_errors(emu, tls_echo):
     assert emu.command("AT+CIPSSLCCONF?") == [b"+CIPSSLCCONF:0,2,0,0", b"OK"]  # link 1 set back to 0
 
 
-def test_ssl_server(emu, test_ca):
+@pytest.mark.parametrize("form", FORMS)
+def test_ssl_server(emu, form, test_ca):
     emu.online("AT+CIPMUX=1")
     assert emu.command('AT+CIPSERVER=1,%d,"SSL",0' % 4433) == [b"ERROR"]  # no certificate in flash yet
-    flash(emu, "server_cert", test_ca.server.cert_der)
-    flash(emu, "server_key", test_ca.server.key_der)
-    flash(emu, "server_ca", test_ca.ca.cert_der)
+    flash(emu, "server_cert", cert_of(test_ca.server, form))
+    flash(emu, "server_key", key_of(test_ca.server, form))
+    flash(emu, "server_ca", cert_of(test_ca.ca, form))
     port = free_port()
     assert emu.command('AT+CIPSERVER=1,%d,"SSL",1' % port) == [b"OK"]
     assert emu.command("AT+CIPSERVER?") == [b'+CIPSERVER:1,%d,"SSL",1' % port, b"OK"]

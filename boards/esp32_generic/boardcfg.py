@@ -17,3 +17,6 @@ OTA_SSL_URL = ""  # e.g. "https://ota.example.com/upy-at"
 OTA_CA = ""  # e.g. "/ota_ca.der"
 OTA_TIMEOUT_MS = 10000  # connect, TLS handshake, and each read
 SNTP_PORT = 123  # AT+CIPSNTPCFG's servers are asked on this port
+# The vendors' root certificates for the clouds' TLS endpoints (net/pki.cloud_context): one PEM file holding
+# each root (or one DER certificate), put on the board's filesystem with the firmware. Empty: not verified.
+CLOUD_CA = "/certs/cloud_ca.pem"

@@ -18,3 +18,5 @@ OTA_CA = os.getenv("AT_OTA_CA") or ""
 OTA_TIMEOUT_MS = int(os.getenv("AT_OTA_TIMEOUT_MS") or 10000)
 # SNTP's server port (AT+CIPSNTPCFG names hosts only): tests point it at a loopback server with AT_SNTP_PORT.
 SNTP_PORT = int(os.getenv("AT_SNTP_PORT") or 123)
+# The CA the clouds' TLS endpoints must chain to (net/pki.cloud_context): the emulator's --ca file (README).
+CLOUD_CA = os.getenv("AT_CLOUD_CA") or ""

@@ -105,20 +105,37 @@ class Poller:
 
 
 def load_cert_chain(ctx, cert, key):
-    """Give an ssl context our certificate and key as bytes (DER or PEM). MicroPython takes the bytes;
-    CPython takes only PEM files, so it gets temporary ones (DER wrapped as PEM, the key as PKCS#8)."""
+    """Give an ssl context our certificate and key as DER bytes. MicroPython takes the bytes; CPython
+    takes only PEM files, so it gets temporary ones: the DER wrapped as PEM, the key labelled PKCS#8,
+    PKCS#1 (RSA) or SEC1 (EC), whichever OpenSSL reads."""
     if MICROPYTHON:
         ctx.load_cert_chain(cert, key)
         return
+    import ssl
+
+    labels = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
+    for label in labels:
+        try:
+            _load_pem_files(ctx, _pem(cert, "CERTIFICATE"), _pem(key, label))
+            return
+        except ssl.SSLError:
+            if label == labels[-1]:
+                raise
+
+
+def _pem(data, label):
     import base64
+
+    body = base64.encodebytes(bytes(data)).decode()
+    return ("-----BEGIN %s-----\n%s-----END %s-----\n" % (label, body, label)).encode()
+
+
+def _load_pem_files(ctx, cert, key):
     import os
     import tempfile
 
     paths = []
-    for data, kind in ((cert, "CERTIFICATE"), (key, "PRIVATE KEY")):
-        if not bytes(data).startswith(b"-----BEGIN"):
-            body = base64.encodebytes(bytes(data)).decode()
-            data = ("-----BEGIN %s-----\n%s-----END %s-----\n" % (kind, body, kind)).encode()
+    for data in (cert, key):
         fd, path = tempfile.mkstemp(suffix=".pem")
         os.write(fd, data)
         os.close(fd)

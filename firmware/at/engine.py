@@ -10,11 +10,10 @@ meanwhile input gets ``busy p...`` and URCs wait until the command has finished.
 """
 import select
 import machine
-from at import parser, table
+from at import parser, replies, table
 from at.compat import const, ticks_ms, ticks_diff, ticks_add, Poller, print_exc, generator_result, mem_free
-from at.parser import AtError, TEST, QUERY, SET, EXEC, LOOSE
-
-DONE = const(1)
+from at.parser import AtError, TEST, QUERY, SET, EXEC, LOOSE, BOOT
+from at.replies import DONE, OK
 
 LINE_MAX = const(256)
 URC_MAX = const(16)
@@ -31,8 +30,6 @@ _LINE = const(0)
 _DATA = const(1)
 _PASS = const(2)
 
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
 BUSY = b"\r\nbusy p...\r\n"
 PROMPT = b"\r\nOK\r\n\r\n>"
 _FORCE_RST = b"AT+RST"
@@ -63,6 +60,7 @@ class Engine:
         self._cr_wait = False  # a line ended by CR waits briefly for the LF of a CR LF
         self._mode = _LINE
         self._cmd = None
+        self._errors = replies.espat  # how the running command's family writes its errors
         self._wake = 0
         self._urcs = []
         self._families = {}
@@ -104,9 +102,8 @@ class Engine:
         self.uart.write(b"\r\n")
 
     def error(self, code=parser.E_EXEC):
-        if self.syslog:
-            self.uart.write(b"ERR CODE:0x%08x\r\n" % code)
-        self.uart.write(ERROR)
+        """Write the error lines for ``code`` as the running command's family does (esp-at's by default)."""
+        self._errors(self, code)
 
     def restart(self):
         """Reset the module once the UART has sent everything written so far."""
@@ -129,12 +126,16 @@ class Engine:
                 print_exc(e)
 
     def boot(self):
-        """Let the families named in the table's BOOT restore their state (e.g. rejoin the saved AP)."""
-        for name in table.BOOT:
-            try:
-                self.family(name).boot(self)
-            except Exception as e:  # a family that cannot boot must not stop the module
-                print_exc(e)
+        """Run ``boot(at)`` of each family whose table rows carry the BOOT flag (e.g. rejoin the saved AP),
+        in table order; the other families stay unimported until their first command."""
+        booted = []
+        for entry in table.TABLE:
+            if entry[2] & BOOT and entry[1] not in booted:
+                booted.append(entry[1])
+                try:
+                    self.family(entry[1]).boot(self)
+                except Exception as e:  # a family that cannot boot must not stop the module
+                    print_exc(e)
 
     def monitor(self, fn):
         """Call ``fn(at)`` from the loop, every 10 to 100 ms: link state, keep-alives, timeouts."""
@@ -305,7 +306,7 @@ class Engine:
         self._n = 0
         if self._overflow:
             self._overflow = False
-            self.error(parser.E_LENGTH)
+            replies.espat(self, parser.E_LENGTH)  # no command was dispatched: esp-at's answer
         elif n:
             self.execute(bytes(self._line[:n]))
 
@@ -328,14 +329,20 @@ class Engine:
 
     def execute(self, line):
         """Run one complete command line (without its terminator)."""
+        self._errors = replies.espat
         try:
             name, form, args = parser.split_line(line)
             entry = table.find(name)
             if entry is None:
                 raise AtError(parser.E_UNKNOWN)
+            mod = self.family(entry[1])
+            self._errors = getattr(mod, "ERRORS", replies.espat)
             if not entry[2] & form:
                 raise AtError(parser.E_FORM)
-            mod = self.family(entry[1])
+            if form == TEST and len(entry) > 4:  # the row's fixed answer to AT+X=?
+                self.reply(entry[4])
+                self._finish(None)
+                return
             fname = table.handler_name(name)
             fn = getattr(mod, _PREFIX[form] + fname)
             if form == SET:

@@ -1,6 +1,7 @@
 """One parser for every profile: an AT line into (name, form, arguments), and arguments by a declared spec.
 
-Rules (esp-at): the prefix is upper-case ``AT``; names are case-insensitive; strings are double-quoted
+Rules (esp-at, seed 004 §2): commands are case-insensitive, the ``AT`` prefix too (quoted values keep
+their case); strings are double-quoted
 with ``\\`` escapes (any escaped byte stands for itself, so ``\\,`` ``\\"`` ``\\\\`` work); an empty field
 means "omitted"; a trailing comma is allowed. Spaces after commas are skipped. *Loose* commands
 (Alibaba, cellular) also take unquoted strings.
@@ -13,6 +14,7 @@ QUERY = const(2)  # AT+X?
 SET = const(4)  # AT+X=...
 EXEC = const(8)  # AT+X
 LOOSE = const(16)  # table flag: unquoted strings allowed
+BOOT = const(32)  # table flag: the family's boot(at) runs at start-up, before "ready"
 
 # Parameter kinds.
 INT = const(0)
@@ -55,12 +57,15 @@ def hexstr(maxbytes, opt=False):
     return (HEX, 0, maxbytes, opt)
 
 
+_PREFIXES = (b"AT", b"at", b"At", b"aT")  # seed 004 §2: AT commands are case-insensitive
+
+
 def split_line(line):
     """Return (name, form, argument bytes) of a complete line without its terminator.
 
     ``name`` is upper case without the ``AT`` prefix (``"+GMR"``, ``"E0"``, ``""`` for a bare AT).
     """
-    if line[:2] != b"AT":
+    if line[:2] not in _PREFIXES:
         raise AtError(E_NO_PREFIX)
     rest = line[2:]
     args = b""

@@ -3,6 +3,10 @@
 NVS has no key listing, so the store keeps the names it wrote under ``_keys``: factory reset erases
 exactly those. Keys are at most 15 characters. A write of an unchanged value is skipped, as esp-at does.
 ``put_*`` always writes; ``save_*`` writes only while ``autosave`` (AT+SYSSTORE) is on.
+
+A setting made of several values (an AP's SSID, password and BSSID) is one *record*: its fields packed
+into one blob under one key, so that a power cut leaves the old setting or the new one, never a mix (one
+``set_blob`` + ``commit`` is atomic on the chip's NVS; the host board's commit replaces its file whole).
 """
 import esp32
 from at.compat import const
@@ -62,6 +66,38 @@ class Store:
             return
         self._nvs.set_blob(key, value)
         self._written(key)
+
+    def put_record(self, key, fields):
+        """Save ``fields`` (str, bytes or int, each at most 255 bytes as stored) as one blob."""
+        out = bytearray()
+        for v in fields:
+            if isinstance(v, int):
+                v = str(v)
+            if isinstance(v, str):
+                v = v.encode()
+            if len(v) > 255:
+                raise ValueError("field too long")
+            out.append(len(v))
+            out.extend(v)
+        self.put_bytes(key, bytes(out))
+
+    def get_record(self, key, count):
+        """The ``count`` fields (bytes) of a record, or None when there is none (or it does not hold
+        exactly ``count`` fields). Integer fields are read back with int()."""
+        raw = self.get_bytes(key)
+        if raw is None:
+            return None
+        fields = []
+        i = 0
+        while i < len(raw):
+            n = raw[i]
+            fields.append(raw[i + 1:i + 1 + n])
+            i += 1 + n
+        return fields if i == len(raw) and len(fields) == count else None
+
+    def save_record(self, key, fields):
+        if self.autosave:
+            self.put_record(key, fields)
 
     def save_int(self, key, value):
         if self.autosave:

@@ -45,7 +45,7 @@ def e_gmr(at):
 
 def q_cmd(at):
     for i in range(len(table.TABLE)):
-        name, _, forms, _ = table.TABLE[i]
+        name, forms = table.TABLE[i][0], table.TABLE[i][2]
         at.reply(
             '+CMD:%d,"AT%s",%d,%d,%d,%d'
             % (i, name, forms & TEST > 0, forms & QUERY > 0, forms & SET > 0, forms & EXEC > 0)
@@ -105,8 +105,8 @@ def q_uart_cur(at):
     at.reply(_uart_line("+UART_CUR", at.uart_cfg))
 
 
-def s_uart_cur(at, *cfg):
-    return _apply_uart(at, cfg)
+def s_uart_cur(at, baud, databits, stopbits, parity, flow):
+    return _apply_uart(at, (baud, databits, stopbits, parity, flow))
 
 
 def saved_uart(store):
@@ -119,7 +119,8 @@ def q_uart_def(at):
     at.reply(_uart_line("+UART_DEF", saved_uart(at.store)))
 
 
-def s_uart_def(at, *cfg):
+def s_uart_def(at, baud, databits, stopbits, parity, flow):
+    cfg = (baud, databits, stopbits, parity, flow)
     uart_config(cfg)  # validate before saving
     at.store.put_bytes("uart_def", ",".join([str(x) for x in cfg]))
     return _apply_uart(at, cfg)
@@ -129,7 +130,9 @@ def q_uart(at):
     q_uart_cur(at)  # the Alibaba manual's AT+UART? answers +UART_CUR
 
 
-s_uart = s_uart_def
+def s_uart(at, baud, databits, stopbits, parity, flow):
+    """The Alibaba manual's AT+UART=...: saved, as AT+UART_DEF."""
+    return s_uart_def(at, baud, databits, stopbits, parity, flow)
 
 
 # ---- power ------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Alibaba Cloud IoT module system commands (seed 000 §5) and its device-hotspot provisioning switch (§4.3-4.4).
 
-Importing this family (on the first Alibaba command) turns on the +INETSTAT reports of network changes.
+Importing this family (on the first Alibaba command) turns on the +INETSTAT reports of network changes;
+AT+INETSTAT and the reports follow the station's state however it joined, before or after that import.
 """
 import boardcfg
 from at import table
@@ -22,8 +23,8 @@ def t_ihelp(at):
 
 
 def e_ihelp(at):
-    for name, _, _, summary in table.TABLE:
-        at.reply("# AT%s -- %s" % (name, summary))
+    for entry in table.TABLE:
+        at.reply("# AT%s -- %s" % (entry[0], entry[3]))
 
 
 def t_ireboot(at):
@@ -44,25 +45,27 @@ def e_idefault(at):
 
 # ---- Wi-Fi (seed 000 §5.7-5.9) and device-hotspot provisioning (§4.3-4.4) -----------------------
 # +INETSTAT states: 1 not connected yet, 4 connected, 5 disconnected.
-_NEVER, _UP, _DOWN = 1, 4, 5
-_inet = _NEVER
+def _inet():
+    return 4 if wifi.station_up() else (5 if wifi.was_up() else 1)
 
 
-def _inetstat_line():
-    ip = wifi.sta.ifconfig()[0] if _inet == _UP else "0.0.0.0"
-    return "+INETSTAT:%d,%s,%s" % (_inet, ip, wifi.mac_text(wifi.sta.config("mac")).upper())
+_reported = _inet()  # the state the MCU last heard of (a join before this import is no news)
+
+
+def _inetstat_line(state):
+    return "+INETSTAT:%d,%s,%s" % (state, wifi.station_ip(), wifi.station_mac().upper())
 
 
 def _on_link(at, state):
     """Every network change is reported to an Alibaba MCU (once it has used one of its commands)."""
-    global _inet
-    new = _UP if state == wifi.GOT_IP else (_DOWN if _inet == _UP else _inet)
-    if new != _inet:
-        _inet = new
-        at.urc(_inetstat_line() + "\r\n")
+    global _reported
+    now = _inet()
+    if now != _reported:
+        _reported = now
+        at.urc(_inetstat_line(now) + "\r\n")
 
 
-wifi.listeners.append(_on_link)
+wifi.subscribe(_on_link)
 
 
 def t_inetstat(at):
@@ -70,7 +73,7 @@ def t_inetstat(at):
 
 
 def e_inetstat(at):
-    at.reply(_inetstat_line())
+    at.reply(_inetstat_line(_inet()))
 
 
 def t_ireadmac(at):
@@ -78,7 +81,7 @@ def t_ireadmac(at):
 
 
 def e_ireadmac(at):
-    at.reply("+IREADMAC:" + wifi.mac_text(wifi.sta.config("mac")).upper())
+    at.reply("+IREADMAC:" + wifi.station_mac().upper())
 
 
 p_iwificonnect = (text(32, 1), text(64), num(0, 1, True))
@@ -86,15 +89,7 @@ p_iwificonnect = (text(32, 1), text(64), num(0, 1, True))
 
 def s_iwificonnect(at, ssid, pwd, save):
     """OK at once; +INETSTAT follows when the module has joined (the monitor reports it)."""
-    if not wifi.mode() & 1:
-        wifi.set_mode(at, wifi.mode() | 1)
-    if save:
-        at.store.put_bytes("jap_ssid", ssid)
-        at.store.put_bytes("jap_pwd", pwd)
-        at.store.put_bytes("jap_bssid", b"")
-    wifi.joined = (ssid, pwd, None)
-    wifi.joined_info = None
-    wifi._connect(ssid, pwd, None)
+    wifi.start_join(at, ssid, pwd, bool(save))
 
 
 _AP_PREFIX = "BL60X_uAP"  # the manual's default hotspot name prefix
@@ -111,14 +106,12 @@ def s_iapconfigstart(at, mode, prefix, pwd, aes_key):
     """Mode 0 forgets the provisioned AP; mode 1 opens the device hotspot (the cloud exchange over it
     belongs to the Alibaba profile); mode 2, plain-text provisioning, the manual marks unsupported."""
     if mode == 0:
-        for key in ("jap_ssid", "jap_pwd", "jap_bssid"):
-            at.store.erase(key)
+        wifi.forget_saved_ap(at)
         return None
     if mode == 2 or (pwd and not 8 <= len(pwd) <= 64):
         raise AtError(E_INVALID)
     ssid = "%s_%s" % (prefix or _AP_PREFIX, "".join(["%02X" % b for b in wifi.ap.config("mac")[3:]]))
-    wifi.set_mode(at, wifi.mode() | 2)
-    wifi._apply_softap(ssid, pwd or "", 1, 3 if pwd else 0, 4, 0)
+    wifi.open_softap(at, ssid, pwd or "", 1, 3 if pwd else 0, 4, 0, False)
     if aes_key:
         at.store.put_bytes("iap_aes", aes_key)
 
@@ -128,4 +121,4 @@ def t_iapconfigstop(at):
 
 
 def e_iapconfigstop(at):
-    wifi.set_mode(at, wifi.mode() & 1)
+    wifi.close_softap(at)

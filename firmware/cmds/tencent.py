@@ -19,8 +19,7 @@ def s_tcsap(at, ssid, pwd):
     over it belongs to the Tencent cloud profile.)"""
     if pwd and len(pwd) < 8:
         raise AtError(E_INVALID | 1)
-    wifi.set_mode(at, wifi.mode() | 2)
-    wifi._apply_softap(ssid, pwd, 1, 3 if pwd else 0, 4, 0)
+    wifi.open_softap(at, ssid, pwd, 1, 3 if pwd else 0, 4, 0, False)
     at.urc(b"+TCSAP:OK\r\n")
 
 
@@ -29,4 +28,4 @@ def t_tcstopsap(at):
 
 
 def e_tcstopsap(at):
-    wifi.set_mode(at, wifi.mode() & 1)
+    wifi.close_softap(at)

@@ -1,8 +1,17 @@
-"""ESP-AT Wi-Fi commands (seed 004 §4, the IP/MAC commands of §5, 2.x forms) over network.WLAN.
+"""ESP-AT Wi-Fi station commands (seed 004 §4, 2.x forms) over network.WLAN, and the Wi-Fi API of the
+other families.
 
 The family keeps the link state itself: the station's own reconnects are off (``reconnects=0``) and a
 monitor rejoins the AP per AT+CWRECONNCFG, writing WIFI CONNECTED / WIFI GOT IP / WIFI DISCONNECT and
-the SoftAP's station events as URCs. Settings are saved as the v1.2 manual says (subject to AT+SYSSTORE).
+the SoftAP's station events as URCs. Settings are saved as the v1.2 manual says (subject to AT+SYSSTORE),
+each as one store record. The SoftAP's commands are in cmds/softap.py, the addresses' in cmds/wifiaddr.py.
+
+What other families use (nothing else):
+  station_up(), station_ip(), station_mac(), was_up()    the station's link and address
+  subscribe(fn)                                           fn(at, state) on every link change
+  join(at, ...) (generator), start_join(at, ...), leave(at), forget_saved_ap(at)
+  open_softap(at, ...), close_softap(at), softap_up(), mode(), set_mode(at, m)
+  sta, ap (the network.WLAN objects), mac_text, parse_mac, parse_ip
 """
 import network
 from at.compat import ticks_ms, ticks_diff, print_exc
@@ -15,7 +24,13 @@ ap = network.WLAN(network.WLAN.IF_AP)
 IDLE, CONNECTED, GOT_IP, CONNECTING, LOST = 0, 1, 2, 3, 4
 _FAILED = {network.STAT_WRONG_PASSWORD: 2, network.STAT_NO_AP_FOUND: 3}  # +CWJAP:<code>; others 4
 
+# Store records (one key each: a setting is saved whole or not at all).
+JAP_KEY = "wifi_jap"  # ssid, password, bssid (6 bytes or empty)
+SOFTAP_KEY = "wifi_softap"  # ssid, password, channel, ecn, max connections, hidden
+RECONN_KEY = "wifi_reconn"  # interval, count
+
 link = IDLE
+_was_up = False  # the station has had an IP since boot
 joined = None  # (ssid, password, bssid or None) the station joins and rejoins
 joined_info = None  # (bssid str, channel) of the AP found when joining
 _retry_at = None  # ticks when the monitor next tries to rejoin
@@ -24,7 +39,9 @@ _stations = {}  # SoftAP: mac -> ip (None until DHCP gave one)
 _last_check = 0
 reconn_interval = 1  # AT+CWRECONNCFG: seconds between rejoins (0: never) ...
 reconn_count = 0  # ... and how many (0: forever)
-listeners = []  # fn(state) called on every link change (the Alibaba/Tencent profiles' URCs)
+_listeners = []  # fn(at, state) called on every link change
+softap_pwd = ""  # the SoftAP's password (WLAN.config cannot read the key back)
+_ECN_SEC = {0: 0, 2: 2, 3: 3, 4: 4}  # AT <ecn> -> WLAN security (WEP, 1, is refused)
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -54,13 +71,50 @@ def mode():
     return (1 if sta.active() else 0) | (2 if ap.active() else 0)
 
 
-def _require(bits):
+def require(bits):
+    """AtError unless the Wi-Fi mode has one of ``bits`` (1 station, 2 SoftAP)."""
     if not mode() & bits:
         raise AtError(E_EXEC)
 
 
+# ---- the link, its state and its events --------------------------------------------------------
+def station_up():
+    """The station has joined an AP and has an IP address."""
+    return link == GOT_IP and sta.isconnected()
+
+
+def station_ip():
+    """The station's IP address as text; "0.0.0.0" while it has none."""
+    return sta.ifconfig()[0] if station_up() else "0.0.0.0"
+
+
+def station_mac():
+    return mac_text(sta.config("mac"))
+
+
+def was_up():
+    """The station has had an IP address since boot (it may have lost it since)."""
+    return _was_up
+
+
+def subscribe(fn):
+    """Call ``fn(at, state)`` each time the station gets an IP (GOT_IP) or loses it (LOST, IDLE), however
+    that came (AT+CWJAP, start_join, auto-connect at boot, a rejoin, the AP vanishing, leave). A family
+    that subscribes after a change reads the present state with station_up() and was_up()."""
+    if fn not in _listeners:
+        _listeners.append(fn)
+
+
+def _changed(at, state):
+    global link, _was_up
+    link = state
+    if state == GOT_IP:
+        _was_up = True
+    for fn in _listeners:
+        fn(at, state)
+
+
 def _set_link(at, state):
-    global link
     if state == link:
         return
     if state == GOT_IP and link != CONNECTED:
@@ -71,40 +125,30 @@ def _set_link(at, state):
         at.urc(b"WIFI CONNECTED\r\n")
     elif link in (CONNECTED, GOT_IP):
         at.urc(b"WIFI DISCONNECT\r\n")
-    link = state
-    for fn in listeners:
-        fn(at, state)
+    _changed(at, state)
 
 
 # ---- boot and the monitor ----------------------------------------------------------------------
 def boot(at):
     """Restore the saved mode, addresses and SoftAP; rejoin the saved AP when AT+CWAUTOCONN=1."""
     global joined, reconn_interval, reconn_count
+    from cmds import wifiaddr  # imported here: it imports this module
+
     store = at.store
     m = store.get_int("cwmode", 1)
     sta.active(bool(m & 1))
     ap.active(bool(m & 2))
     sta.config(reconnects=0)
-    for key, iface in (("stamac", sta), ("apmac", ap)):
-        mac = store.get_bytes(key)
-        if mac:
-            iface.config(mac=mac)
-    global dhcp_bits
-    dhcp_bits = store.get_int("dhcp", 3)
-    for key, iface in (("sta_ip", sta), ("ap_ip", ap)):
-        v = store.get_str(key)
-        if v:
-            iface.ifconfig(tuple(v.split(",")))
-    ssid = store.get_str("ap_ssid")
-    if ssid is not None:
-        _apply_softap(ssid, store.get_str("ap_pwd", ""), store.get_int("ap_chl", 1), store.get_int("ap_ecn", 0),
-                      store.get_int("ap_max", 10), store.get_int("ap_hidden", 0))
-    reconn_interval = store.get_int("reconn_intv", 1)
-    reconn_count = store.get_int("reconn_cnt", 0)
-    ssid = store.get_str("jap_ssid")
-    if ssid is not None:
-        bssid = store.get_bytes("jap_bssid")
-        joined = (ssid, store.get_str("jap_pwd", ""), bssid or None)
+    wifiaddr.restore(at)
+    r = store.get_record(SOFTAP_KEY, 6)
+    if r:
+        _apply_softap(r[0].decode(), r[1].decode(), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
+    r = store.get_record(RECONN_KEY, 2)
+    if r:
+        reconn_interval, reconn_count = int(r[0]), int(r[1])
+    r = store.get_record(JAP_KEY, 3)
+    if r:
+        joined = (r[0].decode(), r[1].decode(), r[2] or None)
         if store.get_int("autoconn", 1) and m & 1:
             _connect(*joined)
     at.monitor(watch)
@@ -194,6 +238,7 @@ def s_cwmode(at, m, auto_connect):
 
 
 def set_mode(at, m):
+    """Turn the station (bit 0) and the SoftAP (bit 1) on or off; saved as AT+CWMODE is."""
     global link
     if not m & 1 and link in (CONNECTED, GOT_IP):
         _set_link(at, IDLE)
@@ -206,7 +251,7 @@ def set_mode(at, m):
     at.store.save_int("cwmode", m)
 
 
-# ---- AT+CWJAP ----------------------------------------------------------------------------------
+# ---- joining and leaving -----------------------------------------------------------------------
 def q_cwjap(at):
     global joined_info
     if link != GOT_IP or not joined:
@@ -224,7 +269,7 @@ p_cwjap = (text(32), text(64), text(17, opt=True), num(0, 0, True), num(0, 7200,
 
 
 def s_cwjap(at, ssid, pwd, bssid, pci_en, reconn, listen, scan_mode, timeout):
-    _require(1)
+    require(1)
     b = parse_mac(bssid, 2) if bssid else None
     global reconn_interval
     if reconn is not None:
@@ -234,26 +279,34 @@ def s_cwjap(at, ssid, pwd, bssid, pci_en, reconn, listen, scan_mode, timeout):
 
 def e_cwjap(at):
     """2.x: AT+CWJAP alone rejoins the saved AP."""
-    _require(1)
+    require(1)
     if not joined:
         raise AtError(E_EXEC)
     return join(at, joined[0], joined[1], joined[2], 15)
 
 
-def join(at, ssid, pwd, bssid, timeout_s, save=True):
-    """Generator: join an AP, writing the WIFI messages as esp-at does; +CWJAP:<code> then ERROR on failure."""
-    global joined, joined_info, link
+def _remember(at, ssid, pwd, bssid, always):
+    """The AP the station joins and rejoins, saved as one record (always, or as AT+SYSSTORE says)."""
+    global joined, joined_info
+    joined = (ssid, pwd, bssid)
+    joined_info = None
+    record = (ssid, pwd, bssid or b"")
+    if always:
+        at.store.put_record(JAP_KEY, record)
+    else:
+        at.store.save_record(JAP_KEY, record)
+
+
+def join(at, ssid, pwd, bssid, timeout_s):
+    """Generator: join an AP (saved as AT+SYSSTORE says), writing the WIFI messages as esp-at does; on
+    failure +CWJAP:<code> (1 timeout, 2 wrong password, 3 no such AP, 4 other) and False (ERROR)."""
+    global joined_info, link
     if link in (CONNECTED, GOT_IP):
         at.write(b"WIFI DISCONNECT\r\n")
     if link != IDLE:
         sta.disconnect()  # also cancels a rejoin under way, which would empty the scan
-        link = IDLE
-    joined = (ssid, pwd, bssid)
-    if save:
-        store = at.store
-        store.save_bytes("jap_ssid", ssid)
-        store.save_bytes("jap_pwd", pwd)
-        store.save_bytes("jap_bssid", bssid or b"")
+        _changed(at, IDLE)
+    _remember(at, ssid, pwd, bssid, False)
     joined_info = _find(ssid, bssid)
     if joined_info is None:
         at.write(b"+CWJAP:3\r\n")
@@ -263,10 +316,8 @@ def join(at, ssid, pwd, bssid, timeout_s, save=True):
     while True:
         status = sta.status()
         if sta.isconnected():
-            link = GOT_IP
             at.write(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n")
-            for fn in listeners:
-                fn(at, GOT_IP)
+            _changed(at, GOT_IP)
             return None
         if status not in (network.STAT_CONNECTING, network.STAT_IDLE) or ticks_diff(ticks_ms(), start) > timeout_s * 1000:
             code = _FAILED.get(status, 4) if status != network.STAT_CONNECTING else 1
@@ -275,6 +326,25 @@ def join(at, ssid, pwd, bssid, timeout_s, save=True):
             at.write(b"+CWJAP:%d\r\n" % code)
             return False
         yield 50
+
+
+def start_join(at, ssid, pwd, keep):
+    """Start joining an AP and return at once (the station is turned on if it is off); the monitor
+    reports the outcome (WIFI CONNECTED, WIFI GOT IP, and to the subscribers). ``keep``: save it
+    whatever AT+SYSSTORE says; otherwise it is not saved."""
+    if not mode() & 1:
+        set_mode(at, mode() | 1)
+    global joined, joined_info
+    if keep:
+        _remember(at, ssid, pwd, None, True)
+    else:
+        joined, joined_info = (ssid, pwd, None), None
+    _connect(ssid, pwd, None)
+
+
+def forget_saved_ap(at):
+    """Erase the saved AP (the station stays as it is until the next boot)."""
+    at.store.erase(JAP_KEY)
 
 
 def _find(ssid, bssid):
@@ -287,17 +357,20 @@ def _find(ssid, bssid):
     return best and best[:2]
 
 
+def leave(at):
+    """Leave the AP (no rejoin); WIFI DISCONNECT if the station was joined."""
+    global _retry_at, link
+    _retry_at = None
+    sta.disconnect()
+    if link in (CONNECTED, GOT_IP):
+        at.urc(b"WIFI DISCONNECT\r\n")
+        _changed(at, IDLE)
+    link = IDLE
+
+
 # ---- AT+CWQAP, AT+CWRECONNCFG, AT+CWSTATE, AT+CWAUTOCONN ---------------------------------------
 def e_cwqap(at):
-    global link, _retry_at
-    _retry_at = None
-    was = link
-    sta.disconnect()
-    link = IDLE
-    if was in (CONNECTED, GOT_IP):
-        at.urc(b"WIFI DISCONNECT\r\n")
-        for fn in listeners:
-            fn(at, IDLE)
+    leave(at)
 
 
 p_cwreconncfg = (num(0, 7200), num(0, 1000))
@@ -306,8 +379,7 @@ p_cwreconncfg = (num(0, 7200), num(0, 1000))
 def s_cwreconncfg(at, interval, count):
     global reconn_interval, reconn_count
     reconn_interval, reconn_count = interval, count
-    at.store.save_int("reconn_intv", interval)
-    at.store.save_int("reconn_cnt", count)
+    at.store.save_record(RECONN_KEY, (interval, count))
 
 
 def q_cwreconncfg(at):
@@ -353,7 +425,7 @@ def s_cwlap(at, ssid, mac, channel):
 
 
 def _list_aps(at, ssid, mac, channel):
-    _require(1)
+    require(1)
     found = []
     for s, b, ch, rssi, auth, _ in sta.scan():
         if (ssid is None or s == ssid.encode()) and (mac is None or b == mac) and (channel is None or ch == channel):
@@ -375,35 +447,24 @@ def _list_aps(at, ssid, mac, channel):
         at.reply(b"+CWLAP:(" + b",".join(fields) + b")")
 
 
-# ---- the SoftAP --------------------------------------------------------------------------------
-_ECN_SEC = {0: 0, 2: 2, 3: 3, 4: 4}  # AT <ecn> -> WLAN security (WEP, 1, is refused)
+# ---- the SoftAP (its commands: cmds/softap.py) -------------------------------------------------
+def softap_up():
+    return ap.active()
 
 
-def q_cwsap(at):
-    _require(2)
-    at.reply('+CWSAP:"%s","%s",%d,%d,%d,%d' % (
-        ap.config("ssid"), softap_pwd, ap.config("channel"), ap.config("security"),
-        ap.config("max_clients"), 1 if ap.config("hidden") else 0))
+def open_softap(at, ssid, pwd, channel, ecn, max_conn, hidden, save):
+    """Turn the SoftAP on (keeping the station as it is) with this configuration; ``ecn`` as AT+CWSAP
+    numbers it (0 open, 2 WPA, 3 WPA2, 4 WPA/WPA2; the caller checks the values). ``save``: saved as
+    AT+CWSAP saves it (as AT+SYSSTORE says)."""
+    if not mode() & 2:
+        set_mode(at, mode() | 2)
+    _apply_softap(ssid, pwd, channel, ecn, max_conn, hidden)
+    if save:
+        at.store.save_record(SOFTAP_KEY, (ssid, pwd, channel, ecn, max_conn, hidden))
 
 
-softap_pwd = ""
-p_cwsap = (text(32, 1), text(64), num(1, 13), num(0, 4), num(1, 10, True), num(0, 1, True))
-
-
-def s_cwsap(at, ssid, pwd, chl, ecn, max_conn, hidden):
-    _require(2)
-    if ecn not in _ECN_SEC:
-        raise AtError(E_INVALID | 3)
-    if ecn and not 8 <= len(pwd) <= 64:
-        raise AtError(E_INVALID | 1)
-    max_conn = 10 if max_conn is None else max_conn
-    hidden = hidden or 0
-    _apply_softap(ssid, pwd, chl, ecn, max_conn, hidden)
-    store = at.store
-    store.save_bytes("ap_ssid", ssid)
-    store.save_bytes("ap_pwd", pwd)
-    for key, v in (("ap_chl", chl), ("ap_ecn", ecn), ("ap_max", max_conn), ("ap_hidden", hidden)):
-        store.save_int(key, v)
+def close_softap(at):
+    set_mode(at, mode() & 1)
 
 
 def _apply_softap(ssid, pwd, chl, ecn, max_conn, hidden):
@@ -415,164 +476,9 @@ def _apply_softap(ssid, pwd, chl, ecn, max_conn, hidden):
     ap.config(**kwargs)
 
 
-def e_cwlif(at):
-    _require(2)
-    for mac, ip in stations():
-        if ip:
-            at.reply("+CWLIF:%s,%s" % (ip, mac_text(mac)))
-
-
-# ---- DHCP and addresses ------------------------------------------------------------------------
-dhcp_bits = 3  # bit0 station DHCP, bit1 SoftAP DHCP server
-
-
-def q_cwdhcp(at):
-    at.reply("+CWDHCP:%d" % dhcp_bits)
-
-
-p_cwdhcp = (num(0, 1), num(1, 3))
-
-
-def s_cwdhcp(at, enable, bits):
-    global dhcp_bits
-    if bits & 2 and not enable:
-        raise AtError(E_INVALID | 1)  # MicroPython cannot stop the SoftAP's DHCP server
-    if bits & 1:
-        if enable:
-            sta.ipconfig(dhcp4=True)
-            at.store.erase("sta_ip")
-            dhcp_bits |= 1
-        else:
-            sta.ifconfig(sta.ifconfig())  # keep the current address, statically
-            dhcp_bits &= ~1
-    at.store.save_int("dhcp", dhcp_bits)
-
-
-def q_cwdhcps(at):
-    _require(2)
-    base = ap.ifconfig()[0].rsplit(".", 1)[0]
-    at.reply('+CWDHCPS:120,"%s.2","%s.101"' % (base, base))
-
-
-p_cwdhcps = (num(0, 1), num(1, 2880, True), text(15, opt=True), text(15, opt=True))
-
-
-def s_cwdhcps(at, enable, lease, start, end):
-    _require(2)
-    if not enable:
-        return None  # the default range is what the SoftAP serves
-    if lease is None or start is None or end is None:
-        raise AtError(E_INVALID | 1)
-    subnet = parse_ip(ap.ifconfig()[0], 0)[:3]
-    first, last = parse_ip(start, 2), parse_ip(end, 3)
-    if first[:3] != subnet or last[:3] != subnet or first[3] > last[3]:
-        raise AtError(E_INVALID | 2)
-    raise AtError(E_EXEC)  # MicroPython has no API for the SoftAP's DHCP pool or lease
-
-
-def _q_ip(at, prefix, iface):
-    ip, mask, gw, _ = iface.ifconfig()
-    at.reply('%s:ip:"%s"' % (prefix, ip))
-    at.reply('%s:gateway:"%s"' % (prefix, gw))
-    at.reply('%s:netmask:"%s"' % (prefix, mask))
-
-
-p_cipsta = (text(15), text(15, opt=True), text(15, opt=True))
-p_cipap = p_cipsta
-
-
-def q_cipsta(at):
-    _q_ip(at, "+CIPSTA", sta)
-
-
-def s_cipsta(at, ip, gw, mask):
-    global dhcp_bits
-    _require(1)
-    cfg = _static(ip, gw, mask) + (sta.ifconfig()[3],)
-    sta.ifconfig(cfg)
-    dhcp_bits &= ~1
-    at.store.save_bytes("sta_ip", ",".join(cfg))
-
-
-def q_cipap(at):
-    _q_ip(at, "+CIPAP", ap)
-
-
-def s_cipap(at, ip, gw, mask):
-    _require(2)
-    cfg = _static(ip, gw, mask) + ("0.0.0.0",)
-    if parse_ip(cfg[0], 0)[3] in (0, 255):
-        raise AtError(E_INVALID)
-    ap.ifconfig(cfg)
-    at.store.save_bytes("ap_ip", ",".join(cfg))
-
-
-def _static(ip, gw, mask):
-    """(ip, netmask, gateway) from AT's <ip>[,<gateway>,<netmask>]; the gateway defaults to x.x.x.1."""
-    addr = parse_ip(ip, 0)
-    if (gw is None) != (mask is None):
-        raise AtError(E_INVALID | 1)
-    if gw is None:
-        gw = "%d.%d.%d.1" % tuple(addr[:3])
-        mask = "255.255.255.0"
-    parse_ip(gw, 1)
-    parse_ip(mask, 2)
-    return (ip, mask, gw)
-
-
-def e_cifsr(at):
-    if ap.active():
-        at.reply('+CIFSR:APIP,"%s"' % ap.ifconfig()[0])
-        at.reply('+CIFSR:APMAC,"%s"' % mac_text(ap.config("mac")))
-    if sta.active():
-        at.reply('+CIFSR:STAIP,"%s"' % (sta.ifconfig()[0] if link == GOT_IP else "0.0.0.0"))
-        at.reply('+CIFSR:STAMAC,"%s"' % mac_text(sta.config("mac")))
-
-
-# ---- MAC addresses -----------------------------------------------------------------------------
-p_cipstamac = (text(17),)
-p_cipapmac = p_cipstamac
-
-
-def _set_mac(at, iface, other, key, textmac):
-    mac = parse_mac(textmac, 0)
-    if mac[0] & 1 or mac == b"\x00" * 6 or mac == b"\xff" * 6 or mac == other.config("mac"):
-        raise AtError(E_INVALID)
-    iface.config(mac=mac)
-    at.store.save_bytes(key, mac)
-
-
-def q_cipstamac(at):
-    at.reply('+CIPSTAMAC:"%s"' % mac_text(sta.config("mac")))
-
-
-def s_cipstamac(at, textmac):
-    _set_mac(at, sta, ap, "stamac", textmac)
-
-
-def q_cipapmac(at):
-    at.reply('+CIPAPMAC:"%s"' % mac_text(ap.config("mac")))
-
-
-def s_cipapmac(at, textmac):
-    _set_mac(at, ap, sta, "apmac", textmac)
-
-
-# ---- host name ---------------------------------------------------------------------------------
-p_cwhostname = (text(32, 1),)
-
-
-def s_cwhostname(at, name):
-    _require(1)
-    network.hostname(name)
-
-
-def q_cwhostname(at):
-    at.reply("+CWHOSTNAME:%s" % (network.hostname() if sta.active() else "<null>"))
-
-
 # ---- what the chip's MicroPython has no API for ------------------------------------------------
-def _unavailable(what):
+def unavailable(what):
+    """ERROR for a command the ESP32 MicroPython firmware has no API for (said on the console)."""
     print("upy-at: %s: the ESP32 MicroPython firmware has no API for it" % what)
     raise AtError(E_EXEC)
 
@@ -581,26 +487,19 @@ p_cwstartsmart = (num(1, 3),)
 
 
 def s_cwstartsmart(at, kind):
-    _unavailable("SmartConfig")
+    unavailable("SmartConfig")
 
 
 def e_cwstartsmart(at):
-    _unavailable("SmartConfig")
+    unavailable("SmartConfig")
 
 
 def e_cwstopsmart(at):
-    _unavailable("SmartConfig")
+    unavailable("SmartConfig")
 
 
 p_wps = (num(0, 1),)
 
 
 def s_wps(at, on):
-    _unavailable("WPS")
-
-
-p_mdns = (num(0, 1), text(32, opt=True), text(32, opt=True), num(1, 65535, True))
-
-
-def s_mdns(at, on, host, service, port):
-    _unavailable("mDNS services")
+    unavailable("WPS")

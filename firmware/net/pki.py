@@ -1,5 +1,7 @@
 """Certificates and keys in esp-at's user partitions (client_cert, client_key, client_ca, server_*),
-written there with AT+SYSFLASH: one each, DER or PEM."""
+written there with AT+SYSFLASH: one each, DER or PEM; and the CA of the clouds' endpoints (boardcfg.CLOUD_CA)."""
+import binascii
+import boardcfg
 import esp32
 from net import transport
 
@@ -32,3 +34,43 @@ def client_context(verify, present):
     if (verify and ca is None) or (cert is not None and None in cert):
         return None
     return transport.tls_context(ca, cert)
+
+
+def cloud_context(cert=None):
+    """A TLS client context for the clouds' endpoints (Aliyun, Tencent): the server must chain to a
+    certificate in the file boardcfg.CLOUD_CA names (the vendors' roots on the chip, the emulator's --ca on
+    the host; PEM with one or more, or one DER) and carry the host name open_tcp checks. ``cert``:
+    (certificate, key) to present. Nothing is verified when CLOUD_CA is empty; None when its file cannot be
+    read or holds no valid certificate. Verification on the chip needs the RTC set."""
+    if not boardcfg.CLOUD_CA:
+        return transport.tls_context(None, cert)
+    try:
+        with open(boardcfg.CLOUD_CA, "rb") as f:
+            data = f.read()
+        ders = _ders(data)
+        if not ders:
+            return None
+        ctx = transport.tls_context(ders[0], cert)
+        for der in ders[1:]:
+            ctx.load_verify_locations(cadata=der)  # each call adds to the trusted chain
+        return ctx
+    except (OSError, ValueError) as e:
+        print("upy-at: cloud CA %s: %r" % (boardcfg.CLOUD_CA, e))
+        return None
+
+
+def _ders(data):
+    """The certificates of a PEM file as DER (which every port's TLS takes; the unix port's takes only
+    DER), or [data] when it is DER already."""
+    if data[:1] == b"\x30":
+        return [data]
+    ders = []
+    end = 0
+    while True:
+        begin = data.find(b"-----BEGIN CERTIFICATE-----", end)
+        if begin < 0:
+            return ders
+        end = data.find(b"-----END CERTIFICATE-----", begin)
+        if end < 0:
+            return ders
+        ders.append(binascii.a2b_base64(data[begin + 27 : end]))

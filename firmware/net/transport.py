@@ -5,11 +5,17 @@ The differences it hides: getaddrinfo's sockaddr is a tuple on the chip and raw 
 MicroPython sockets read with readinto() (None when nothing is there), CPython's with recv_into()
 (BlockingIOError); MicroPython has no getsockname(), so a client binds its own local port.
 """
+import binascii
 import errno
 import os
 import select
 import socket
 from at.compat import ticks_ms, ticks_diff, MICROPYTHON, load_cert_chain, generator_result
+
+try:
+    import netmap  # type: ignore[import-not-found]  # the host board's --resolve; the chip has none
+except ImportError:
+    netmap = None
 
 _next_port = 49152 + (os.urandom(1)[0] << 6)  # where this boot's client ports start
 WRITE_WAIT_MS = 10000  # how long write_all waits for a full socket
@@ -25,7 +31,14 @@ def addr_of(sockaddr):
 
 
 def resolve(host, port):
-    """(ip, port, sockaddr) for a host name or dotted address; OSError when it cannot be resolved."""
+    """(ip, port, sockaddr) for a host name or dotted address; OSError when it cannot be resolved. Every
+    lookup of a peer goes through here: the host board may send it elsewhere (the emulator's --resolve)."""
+    if netmap is not None:
+        host, port = netmap.remap(host, port)
+    return _lookup(host, port)
+
+
+def _lookup(host, port):
     info = socket.getaddrinfo(host, port, socket.AF_INET)
     if not info:
         raise OSError(errno.ENOENT)
@@ -45,7 +58,7 @@ def _bind_local(sock, port):
     for _ in range(20):
         p = port or _local_port()
         try:
-            sock.bind(resolve("0.0.0.0", p)[2])
+            sock.bind(_lookup("0.0.0.0", p)[2])
             return p
         except OSError as e:
             if port or e.args[0] != errno.EADDRINUSE:
@@ -222,7 +235,7 @@ class Server:
         self.tls = tls
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(resolve("0.0.0.0", port)[2])
+        self.sock.bind(_lookup("0.0.0.0", port)[2])
         self.sock.listen(5)
         self.sock.setblocking(False)
 
@@ -255,14 +268,28 @@ def tls_context(cadata=None, cert=None, server=False):
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
     if cert is not None:
-        load_cert_chain(ctx, cert[0], cert[1])
+        load_cert_chain(ctx, der(cert[0]), der(cert[1]))
     if cadata is None:
         if hasattr(ctx, "check_hostname"):
             ctx.check_hostname = False  # CPython checks names by default
         ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # the frozen ssl.SSLContext has it
         return ctx
-    if not MICROPYTHON and bytes(cadata[:10]) == b"-----BEGIN":
-        cadata = bytes(cadata).decode()  # CPython takes PEM as str, DER as bytes
     ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
-    ctx.load_verify_locations(cadata=cadata)
+    ctx.load_verify_locations(cadata=der(cadata))
     return ctx
+
+
+def der(data):
+    """A certificate or key as DER: PEM (its first block) is decoded, DER is returned as it is. Every TLS
+    stack here takes DER (the unix port's mbedTLS takes no PEM), so both forms work everywhere."""
+    data = bytes(data)
+    if not data.startswith(b"-----BEGIN"):
+        return data
+    body = []
+    for line in data.split(b"\n")[1:]:
+        line = line.strip()
+        if line.startswith(b"-----END"):
+            break
+        if line and b":" not in line:  # RFC 1421 headers (Proc-Type: …) carry no base64
+            body.append(line)
+    return binascii.a2b_base64(b"".join(body))
