@@ -97,6 +97,7 @@ class _Link:
         self.events = []
         self.answers = {}  # request id -> the air's answer, until the request takes it
         self.dispatching = False
+        self.reading = False  # MicroPython: the main program is reading the socket (a scheduled pump waits)
         self.next_id = 1
         self.poll = select.poll()
         self.poll.register(self.sock, select.POLLIN)
@@ -157,9 +158,14 @@ class _Link:
                     self._dispatch()
 
     def _scheduled(self, _):
+        if self.reading:  # it ran between two bytecodes of a request, which takes the events itself
+            self.gate.release()
+            return
+        self.reading = True
         try:
             self._pump()
         finally:
+            self.reading = False
             self.gate.release()
         self._dispatch()
 
@@ -232,20 +238,28 @@ class _Link:
         self.next_id += 1
         args["op"] = op
         args["id"] = rid
-        self.send(args)
+        reading = self.reading
+        self.reading = True
+        try:
+            self.send(args)
+            answer = self._answer(rid)
+        finally:
+            self.reading = reading
+        self._dispatch()
+        if "e" in answer:
+            raise OSError(answer["e"])
+        return answer.get("r")
+
+    def _answer(self, rid):
         deadline = time.time() + _REQUEST_WAIT_S
         while True:
             self._pump()
             answer = self.answers.pop(rid, None)
             if answer is not None:
-                break
+                return answer
             if time.time() > deadline:
                 raise OSError(_ETIMEDOUT)
             self.poll.poll(100)
-        self._dispatch()
-        if "e" in answer:
-            raise OSError(answer["e"])
-        return answer.get("r")
 
 
 class BLE:

@@ -43,7 +43,7 @@ _at = None
 _listeners = {}  # IRQ event -> fn(data) of another BLE family module
 _resets = []  # fn() of each BLE family module, called when BLE is deinitialised
 _name = None
-_connecting = None  # [conn_index, addr, state]: state None waiting, True linked, False failed
+_connecting = None  # [conn_index, addr, state, quiet]: state None waiting, True linked, False failed
 _scan = None  # while AT+BLESCAN runs: [timed, filter_type, filter_value, {addr: pending advert}]
 scan_param = [0, 0, 0, 0x50, 0x50]  # type, own_addr_type, filter_policy, interval, window
 adv_param = [0x20, 0x40, 0, 0, 7, 0, 0, "00:00:00:00:00:00"]
@@ -144,7 +144,9 @@ def _connected(handle, addr_type, addr, central):
     if central and _connecting is not None and _connecting[1] == addr:
         index = _connecting[0]
         _connecting[2] = True
-        report = False  # AT+BLECONN answers it
+        report = False  # AT+BLECONN answers it; a redial is silent
+        if _connecting[3]:
+            _connecting = None
     else:
         index = -1
         for i in range(MAX_LINKS):
@@ -163,9 +165,12 @@ def _connected(handle, addr_type, addr, central):
 
 
 def _disconnected(handle, addr):
+    global _connecting
     if handle == NO_CONN:
         if _connecting is not None:
             _connecting[2] = False
+            if _connecting[3]:
+                _connecting = None
         return
     i = index_of(handle)
     if i >= 0:
@@ -401,11 +406,28 @@ def _advertise():
 
 
 def e_bleadvstart(at):
-    global advertising
     require(2, 3)
+    advertise()
+    return None
+
+
+def advertise():
+    """Advertise with the parameters and data set (AT+BLEADVSTART; SPP after a drop)."""
+    global advertising
     _advertise()
     advertising = True
-    return None
+
+
+def redial(index, addr, addr_type):
+    """Connect conn_index to ``addr`` again, silently (SPP after a drop); the link shows in ``links``."""
+    global _connecting
+    if _connecting is not None:
+        return
+    _connecting = [index, addr, None, True]
+    try:
+        radio.gap_connect(addr_type, addr, 2000)
+    except OSError:
+        _connecting = None
 
 
 def e_bleadvstop(at):
@@ -441,7 +463,7 @@ def s_bleconn(at, index, peer, addr_type, timeout):
     if links[index] is not None or _connecting is not None or (addr_type or 0) > 1:
         raise AtError(E_EXEC)
     wait_ms = (timeout or 3) * 1000
-    _connecting = [index, addr, None]
+    _connecting = [index, addr, None, False]
     try:
         radio.gap_connect(addr_type or 0, addr, wait_ms)
     except OSError:

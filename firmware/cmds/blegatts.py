@@ -8,7 +8,7 @@ subscription is therefore not reported as +WRITE. NimBLE has no per-service star
 service refuses reads (writes cannot be refused).
 """
 import bluetooth
-from at.compat import const, ticks_ms, ticks_diff
+from at.compat import const, ticks_ms, ticks_diff, sleep_ms
 from at.parser import AtError, num, E_EXEC, E_INVALID
 from cmds import ble
 
@@ -262,6 +262,19 @@ def _send(at, index, srv, index_char, length, indicate):
         if status != 0:
             return False
     return None
+
+
+def indicate_now(link, handle, data):
+    """Indicate and wait (at most _INDICATE_WAIT_MS, the IRQ runs meanwhile) for the confirmation (SPP)."""
+    global _indicated
+    _indicated = [handle, None]
+    ble.radio.gatts_indicate(link.handle, handle, data)
+    start = ticks_ms()
+    while _indicated[1] is None and ticks_diff(ticks_ms(), start) < _INDICATE_WAIT_MS:
+        sleep_ms(1)
+    ok = _indicated[1] == 0
+    _indicated = None
+    return ok
 
 
 p_blegattssetattr = (num(1, 8), num(1, 32), num(1, 8, True), num(1, 512))
