@@ -4,12 +4,14 @@ both interpreters. Replies are current esp-at's forms where v1.2 differs (quoted
 +BLEGATTCRD's value raw, descriptor UUIDs in +BLEGATTSCHAR), as reference/esp-at-ble.md records."""
 import asyncio
 import os
+import re
 import tempfile
 import time
 
 import pytest
 from bumble import gatt
 from bumble.core import UUID
+from bumble.pairing import PairingConfig, PairingDelegate
 
 from ble_peer import BlePeer
 from harness import Emulator
@@ -270,5 +272,94 @@ def test_commands_without_micropython_api(interp, air):
         assert ok(emu, "AT+BLEINIT?") == [b"+BLEINIT:0"]
         ok(emu, "AT+BLEINIT=1")
         assert ok(emu, "AT+BLESCANPARAM?") == [b"+BLESCANPARAM:0,0,0,80,80"]
+    finally:
+        emu.close()
+
+
+class _Keyboard(PairingDelegate):
+    """A Bumble peer that types in the passkey the module shows (read from the module's UART)."""
+
+    def __init__(self, emu, io):
+        super().__init__(io_capability=io)
+        self.emu = emu
+        self.shown = []
+
+    async def get_number(self):
+        line = await asyncio.get_running_loop().run_in_executor(None, self.emu.line)
+        self.shown.append(line)
+        return int(line.rsplit(b",", 1)[1])
+
+    async def compare_numbers(self, number, digits):
+        self.shown.append(number)
+        return True
+
+
+def test_pairing_passkey_and_bond_across_restart(interp, air):
+    """The module shows a passkey (+BLESECNTFYKEY), the Bumble peer types it in; both bond. After AT+RST the
+    bond is still listed and the peer's reconnection encrypts with it (+BLEAUTHCMPL:0,0)."""
+    emu = module(interp, air, SERVER_MAC)
+    try:
+        ok(emu, "AT+BLEINIT=2")
+        ok(emu, "AT+BLESECPARAM=13,0,16,3,3")  # SC + MITM + bond, display only
+        assert ok(emu, "AT+BLESECPARAM?") == [b"+BLESECPARAM:13,0,16,3,3"]
+        assert emu.command("AT+BLESECPARAM=1,4,8,3,3") == [b"ERROR"]  # NimBLE's key size is 16
+        for line in ("AT+BLEGATTSSRVCRE", "AT+BLEGATTSSRVSTART", "AT+BLEADVSTART"):
+            ok(emu, line)
+        with BlePeer(air) as peer:
+            keyboard = _Keyboard(emu, PairingDelegate.KEYBOARD_INPUT_ONLY)
+            peer.device.pairing_config_factory = lambda conn: PairingConfig(
+                sc=True, mitm=True, bonding=True, delegate=keyboard,
+                identity_address_type=PairingConfig.AddressType.RANDOM)
+            conn = peer.connect(SERVER_MAC)
+            assert emu.line() == b'+BLECONN:0,"c0:ff:ee:00:00:01"'
+            peer.run(conn.pair(), timeout=30)
+            assert len(keyboard.shown) == 1 and re.fullmatch(rb"\+BLESECNTFYKEY:0,\d{6}", keyboard.shown[0])
+            assert emu.line() == b"+BLEAUTHCMPL:0,0"
+            bonds = [b'+BLEENCDEV:0,"c0:ff:ee:00:00:01"']  # the identity the peer sent: its static address
+            assert ok(emu, "AT+BLEENCDEV?") == bonds
+
+            emu.send(b"AT+RST\r\n")
+            emu.read_until(b"ready\r\n", 30)
+            ok(emu, "ATE0")
+            for line in ("AT+BLEINIT=2", "AT+BLEGATTSSRVCRE", "AT+BLEGATTSSRVSTART", "AT+BLEADVSTART"):
+                ok(emu, line)
+            assert ok(emu, "AT+BLEENCDEV?") == bonds
+            deadline = time.monotonic() + 10
+            while peer.call(lambda: len(peer.device.connections)) and time.monotonic() < deadline:
+                time.sleep(0.05)  # the old link went with the old firmware
+            conn = peer.connect(SERVER_MAC)
+            assert emu.line() == b'+BLECONN:0,"c0:ff:ee:00:00:01"'
+            peer.run(conn.encrypt(), timeout=30)
+            assert emu.line() == b"+BLEAUTHCMPL:0,0"
+            assert keyboard.shown[1:] == []  # no new pairing: the bond's key
+        ok(emu, "AT+BLEENCCLEAR")
+        assert ok(emu, "AT+BLEENCDEV?") == []
+    finally:
+        emu.close()
+
+
+def test_pairing_numeric_comparison(interp, air):
+    """Both sides display and confirm: the module reports the number (+BLESECNTFYCONFIRM), the MCU confirms
+    with AT+BLECONFREPLY, and it is the number the peer compared."""
+    emu = module(interp, air, SERVER_MAC)
+    try:
+        ok(emu, "AT+BLEINIT=2")
+        ok(emu, "AT+BLESECPARAM=12,1,16,3,3")  # SC + MITM, display yes/no
+        for line in ("AT+BLEGATTSSRVCRE", "AT+BLEGATTSSRVSTART", "AT+BLEADVSTART"):
+            ok(emu, line)
+        with BlePeer(air) as peer:
+            peer_side = _Keyboard(emu, PairingDelegate.DISPLAY_OUTPUT_AND_YES_NO_INPUT)
+            peer.device.pairing_config_factory = lambda conn: PairingConfig(
+                sc=True, mitm=True, bonding=False, delegate=peer_side)
+            conn = peer.connect(SERVER_MAC)
+            assert emu.line() == b'+BLECONN:0,"c0:ff:ee:00:00:01"'
+            pairing = asyncio.run_coroutine_threadsafe(conn.pair(), peer.loop)
+            asked = emu.line()
+            assert re.fullmatch(rb"\+BLESECNTFYCONFIRM:0,\d{6}", asked), asked
+            ok(emu, "AT+BLECONFREPLY=0,1")
+            pairing.result(30)
+            assert peer_side.shown == [int(asked.rsplit(b",", 1)[1])]
+            assert emu.line() == b"+BLEAUTHCMPL:0,0"
+            assert emu.command("AT+BLEENCRSP=0,1") == [b"ERROR"]  # NimBLE accepts by itself
     finally:
         emu.close()

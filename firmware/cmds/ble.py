@@ -7,6 +7,7 @@ security). On the chip the handler runs on the NimBLE task: it copies what it ke
 with the call) and only queues URCs.
 """
 import bluetooth
+from at import engine
 from at.compat import const, ticks_ms, ticks_diff
 from at.parser import AtError, num, text, hexstr, E_EXEC, E_INVALID
 
@@ -21,6 +22,7 @@ _PERIPHERAL_DISCONNECT = const(8)
 _MTU_EXCHANGED = const(21)
 _CONNECTION_UPDATE = const(27)
 _SCAN_RSP = const(4)
+_SECURITY = (28, 29, 30, 31)  # encryption, secrets, passkeys: the security module, loaded on the first
 _CONNECT_GRACE_MS = const(2000)  # beyond the scan time: how long AT+BLECONN waits for the link
 DEFAULT_NAME = "ESP-AT"
 
@@ -37,16 +39,16 @@ class Link:
 
 
 role = 0  # AT+BLEINIT: 0 off, 1 client, 2 server, 3 both
-radio = None  # bluetooth.BLE() while BLE is initialised
-links = [None] * MAX_LINKS
-_at = None
+radio = None  # type: bluetooth.BLE  # while BLE is initialised
+links = [None] * MAX_LINKS  # type: list
+_at = None  # type: engine.Engine
 _listeners = {}  # IRQ event -> fn(data) of another BLE family module
 _resets = []  # fn() of each BLE family module, called when BLE is deinitialised
 _name = None
 _connecting = None  # [conn_index, addr, state, quiet]: state None waiting, True linked, False failed
 _scan = None  # while AT+BLESCAN runs: [timed, filter_type, filter_value, {addr: pending advert}]
 scan_param = [0, 0, 0, 0x50, 0x50]  # type, own_addr_type, filter_policy, interval, window
-adv_param = [0x20, 0x40, 0, 0, 7, 0, 0, "00:00:00:00:00:00"]
+adv_param = [0x20, 0x40, 0, 0, 7, 0, 0, "00:00:00:00:00:00"]  # type: list
 adv_data = b""
 rsp_data = b""
 advertising = False
@@ -130,6 +132,9 @@ def _irq(event, data):
             if i >= 0:
                 links[i].mtu = data[1]
         fn = _listeners.get(event)
+        if fn is None and event in _SECURITY:
+            _at.family("blesec").attach(_at)
+            fn = _listeners.get(event)
         if fn is not None:
             return fn(data)
     except Exception as e:  # an exception would make the chip drop the handler for good
@@ -485,7 +490,7 @@ def _await_link(at, index, wait_ms):
         return None
     if state is None:
         try:
-            radio.gap_connect(None)
+            radio.gap_connect(None)  # type: ignore[call-arg]  # the chip's way to cancel
         except OSError:
             pass
     at.reply("+BLECONN:%d,-1" % index)

@@ -26,7 +26,7 @@ _DATA_WAIT_MS = const(20000)
 _DECLARATIONS = (0x2800, 0x2801, 0x2802, 0x2803)
 PROMPT = b"\r\n>"
 
-peers = [None] * ble.MAX_LINKS  # per conn_index: [[start, end, uuid text, [Char, ...] or None], ...]
+peers = [None] * ble.MAX_LINKS  # type: list  # per conn_index: [[start, end, uuid text, [Char, ...] or None], ...]
 _op = None  # the procedure a command waits for: [results list, status or None]
 _diverted = {}  # (conn_index, value handle) -> fn(conn_index, data): SPP takes its RX notifications
 

@@ -248,10 +248,10 @@ def _send(at, index, srv, index_char, length, indicate):
         piece = data[i : i + step]
         try:
             if not indicate:
-                ble.radio.gatts_notify(link.handle, ch.handle, piece)
+                ble.radio.gatts_notify(link.handle, ch.handle, piece)  # type: ignore[call-arg]  # the stub drops conn_handle
                 continue
             _indicated = [ch.handle, None]
-            ble.radio.gatts_indicate(link.handle, ch.handle, piece)
+            ble.radio.gatts_indicate(link.handle, ch.handle, piece)  # type: ignore[call-arg]  # the stub drops conn_handle
         except OSError:
             return False
         start = ticks_ms()
@@ -268,7 +268,7 @@ def indicate_now(link, handle, data):
     """Indicate and wait (at most _INDICATE_WAIT_MS, the IRQ runs meanwhile) for the confirmation (SPP)."""
     global _indicated
     _indicated = [handle, None]
-    ble.radio.gatts_indicate(link.handle, handle, data)
+    ble.radio.gatts_indicate(link.handle, handle, data)  # type: ignore[call-arg]  # the stub drops conn_handle
     start = ticks_ms()
     while _indicated[1] is None and ticks_diff(ticks_ms(), start) < _INDICATE_WAIT_MS:
         sleep_ms(1)
