@@ -1,5 +1,5 @@
-"""esp-at's BLE family, GAP part (seed 004 §6.2.1-6.2.15): init and roles, address, name, scanning,
-advertising, connections and MTU, over MicroPython's ``bluetooth`` (NimBLE on the ESP32).
+"""esp-at's BLE family, GAP part (seed 004 §6.2.1-6.2.15): init and roles, address, name, advertising,
+connections and MTU (scanning: blescan), over MicroPython's ``bluetooth`` (NimBLE on the ESP32).
 
 The family has one IRQ handler, here. It keeps the link table (conn_index 0-2 -> NimBLE connection) and
 hands the other events to the BLE family module that ``listen``-ed for them (GATT server, client, SPP,
@@ -15,13 +15,10 @@ MAX_LINKS = const(3)  # conn_index 0..2, as current esp-at on the ESP32
 NO_CONN = const(0xFFFF)
 _CENTRAL_CONNECT = const(1)
 _CENTRAL_DISCONNECT = const(2)
-_SCAN_RESULT = const(5)
-_SCAN_DONE = const(6)
 _PERIPHERAL_CONNECT = const(7)
 _PERIPHERAL_DISCONNECT = const(8)
 _MTU_EXCHANGED = const(21)
 _CONNECTION_UPDATE = const(27)
-_SCAN_RSP = const(4)
 _SECURITY = (28, 29, 30, 31)  # encryption, secrets, passkeys: the security module, loaded on the first
 _CONNECT_GRACE_MS = const(2000)  # beyond the scan time: how long AT+BLECONN waits for the link
 DEFAULT_NAME = "ESP-AT"
@@ -46,8 +43,6 @@ _listeners = {}  # IRQ event -> fn(data) of another BLE family module
 _resets = []  # fn() of each BLE family module, called when BLE is deinitialised
 _name = None
 _connecting = None  # [conn_index, addr, state, quiet]: state None waiting, True linked, False failed
-_scan = None  # while AT+BLESCAN runs: [timed, filter_type, filter_value, {addr: pending advert}]
-scan_param = [0, 0, 0, 0x50, 0x50]  # type, own_addr_type, filter_policy, interval, window
 adv_param = [0x20, 0x40, 0, 0, 7, 0, 0, "00:00:00:00:00:00"]  # type: list
 adv_data = b""
 rsp_data = b""
@@ -123,10 +118,6 @@ def _irq(event, data):
             _connected(data[0], data[1], bytes(data[2]), event == _PERIPHERAL_CONNECT)
         elif event == _CENTRAL_DISCONNECT or event == _PERIPHERAL_DISCONNECT:
             _disconnected(data[0], bytes(data[2]))
-        elif event == _SCAN_RESULT:
-            _scanned(data[0], bytes(data[1]), data[2], data[3], bytes(data[4]))
-        elif event == _SCAN_DONE:
-            _scan_done()
         elif event == _MTU_EXCHANGED:
             i = index_of(data[0])
             if i >= 0:
@@ -210,7 +201,7 @@ def s_bleinit(at, init):
 
 
 def _deinit():
-    global role, radio, _connecting, _scan, advertising
+    global role, radio, _connecting, advertising
     for fn in _resets:
         fn()
     radio.active(False)
@@ -219,7 +210,6 @@ def _deinit():
     role = 0
     radio = None
     _connecting = None
-    _scan = None
     advertising = False
 
 
@@ -260,101 +250,6 @@ def s_blename(at, value):
     _name = value
     at.store.save_bytes("blename", value)
     return None
-
-
-# ---- scanning ----------------------------------------------------------------------------------------------
-def q_blescanparam(at):
-    require(1, 3)
-    at.reply("+BLESCANPARAM:%d,%d,%d,%d,%d" % tuple(scan_param))
-
-
-p_blescanparam = (num(0, 1), num(0, 3), num(0, 3), num(4, 0x4000), num(4, 0x4000))
-
-
-def s_blescanparam(at, scan_type, own, policy, interval, window):
-    """own_addr_type and filter_policy other than 0: no MicroPython API (ERROR)."""
-    require(1, 3)
-    if window > interval or own or policy:
-        raise AtError(E_INVALID)
-    scan_param[:] = [scan_type, own, policy, interval, window]
-    return None
-
-
-p_blescan = (num(0, 1), num(0, 0xFFFF, True), num(1, 4, True), text(64, opt=True))
-
-
-def s_blescan(at, enable, duration, filter_type, filter_value):
-    """Current esp-at: OK, then a +BLESCAN line per advert (merged with its scan response in an active
-    scan), +BLESCANDONE when a timed scan ends. Filters: 1 MAC, 2 name, 4 RSSI (3, UUID: ERROR)."""
-    global _scan
-    require(1, 3)
-    if not enable:
-        _scan = None
-        radio.gap_scan(None)
-        return None
-    if (filter_type is None) != (filter_value is None) or filter_type == 3:
-        raise AtError(E_INVALID)
-    value = filter_value
-    if filter_type == 1:
-        value = mac_bytes(filter_value)
-    elif filter_type == 2:
-        value = filter_value.encode()
-    elif filter_type == 4:
-        try:
-            value = int(filter_value)
-        except ValueError:
-            raise AtError(E_INVALID)
-    _scan = [bool(duration), filter_type, value, {}]
-    interval, window = scan_param[3] * 625, scan_param[4] * 625
-    radio.gap_scan((duration or 0) * 1000, interval, window, scan_param[0] == 1)
-    return None
-
-
-def _scanned(addr_type, addr, adv_type, rssi, data):
-    scan = _scan
-    if scan is None:
-        return
-    pending = scan[3]
-    if adv_type == _SCAN_RSP:
-        held = pending.pop(addr, None)
-        if held is not None:
-            _report(scan, addr, held[0], held[1], data, held[2])
-    elif scan_param[0] == 1 and adv_type in (0, 2):
-        pending[addr] = (rssi, data, addr_type)  # its scan response follows
-    else:
-        _report(scan, addr, rssi, data, b"", addr_type)
-
-
-def _report(scan, addr, rssi, adv, rsp, addr_type):
-    kind, value = scan[1], scan[2]
-    if kind == 1 and addr != value or kind == 4 and rssi < value:
-        return
-    if kind == 2 and _name_of(adv) != value and _name_of(rsp) != value:
-        return
-    _at.urc(('+BLESCAN:"%s",%d,%s,%s,%d\r\n' % (mac_text(addr), rssi, adv.hex(), rsp.hex(), addr_type)).encode())
-
-
-def _name_of(data):
-    """The complete or shortened local name in advertising data (AD types 9, 8), or None."""
-    i = 0
-    while i + 1 < len(data):
-        n = data[i]
-        if n and data[i + 1] in (8, 9):
-            return bytes(data[i + 2 : i + 1 + n])
-        i += 1 + n
-    return None
-
-
-def _scan_done():
-    global _scan
-    scan = _scan
-    _scan = None
-    if scan is None:
-        return
-    for addr, held in scan[3].items():
-        _report(scan, addr, held[0], held[1], b"", held[2])
-    if scan[0]:
-        _at.urc(b"+BLESCANDONE\r\n")
 
 
 # ---- advertising -------------------------------------------------------------------------------------------
