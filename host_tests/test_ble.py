@@ -174,6 +174,15 @@ def test_9_5_1_ibeacon_seen_by_bumble(interp, air):
         with BlePeer(air) as peer:
             found = peer.scan(1.5)
         assert found[SERVER_MAC]["adv"] == bytes.fromhex(IBEACON), found
+        # §9.5.1.2: a module as client scans for 3 s and sees the packet (a passive scan: no scan response)
+        scanner = module(interp, air, CLIENT_MAC)
+        try:
+            ok(scanner, "AT+BLEINIT=1")
+            ok(scanner, "AT+BLESCAN=1,3")
+            seen = scanner.read_until(b"+BLESCANDONE\r\n", 15).split(b"\r\n")
+            assert b'+BLESCAN:"%s",-50,%s,,0' % (SERVER_MAC.encode(), IBEACON.encode()) in seen, seen
+        finally:
+            scanner.close()
         ok(emu, "AT+BLEADVSTOP")
     finally:
         emu.close()
@@ -361,5 +370,58 @@ def test_pairing_numeric_comparison(interp, air):
             assert peer_side.shown == [int(asked.rsplit(b",", 1)[1])]
             assert emu.line() == b"+BLEAUTHCMPL:0,0"
             assert emu.command("AT+BLEENCRSP=0,1") == [b"ERROR"]  # NimBLE accepts by itself
+    finally:
+        emu.close()
+
+
+def test_spp_server_survives_a_peer_that_leaves(interp, air):
+    """SPP as a server with a Bumble client: its writes come out of the UART raw, our bytes reach it as
+    indications; it disconnects mid-SPP, the module advertises again by itself, the peer comes back and the
+    data flows on, all without leaving passthrough. The link messages wait until '+++'."""
+    emu = module(interp, air, SERVER_MAC)
+    try:
+        server_ready(emu)
+        ok(emu, "AT+BLEADVSTART")
+        with BlePeer(air) as peer:
+
+            def session():
+                conn = peer.connect(SERVER_MAC)
+
+                async def chars():
+                    await conn.gatt_client.discover_services()
+                    service = conn.gatt_client.get_services_by_uuid(UUID.from_16_bits(0xA002))[0]
+                    await service.discover_characteristics()
+                    return {c.uuid.to_hex_str(): c for c in service.characteristics}
+
+                return conn, peer.run(chars())
+
+            conn, chars = session()
+            assert emu.line() == b'+BLECONN:0,"c0:ff:ee:00:00:01"'
+            got = []
+            peer.run(chars["C306"].subscribe(got.append, prefer_notify=False))
+            ok(emu, "AT+BLESPPCFG=1,1,7,1,5")
+            emu.send(b"AT+BLESPP\r\n")
+            assert emu.read_until(b">") == b"\r\nOK\r\n\r\n>"
+            peer.run(chars["C304"].write_value(b"first\r\n", with_response=True))
+            assert emu.read_exact(7) == b"first\r\n"
+            emu.send(b"to the peer")
+            deadline = time.monotonic() + 5
+            while b"".join(got) != b"to the peer" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert b"".join(got) == b"to the peer"
+
+            peer.run(conn.disconnect())
+            deadline = time.monotonic() + 10
+            while True:  # the module advertises again within a second or so
+                try:
+                    conn, chars = session()
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, "the module did not advertise again"
+            peer.run(chars["C304"].write_value(b"second", with_response=True))
+            assert emu.read_exact(6) == b"second"
+            emu.leave_passthrough()
+            assert emu.command("AT") == [
+                b'+BLEDISCONN:0,"c0:ff:ee:00:00:01"', b'+BLECONN:0,"c0:ff:ee:00:00:01"', b"OK"]
     finally:
         emu.close()
