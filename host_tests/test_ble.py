@@ -13,7 +13,7 @@ from bumble import gatt
 from bumble.core import UUID
 from bumble.pairing import PairingConfig, PairingDelegate
 
-from ble_peer import BlePeer
+from ble_peer import BlePeer, ensure_air
 from harness import Emulator
 
 SERVER_MAC = "24:0a:c4:03:f4:d6"  # the manual's server address
@@ -58,8 +58,21 @@ CLIENT_CHARS = [
 
 @pytest.fixture
 def air():
+    """A BLE air of the test's own, running before the modules need it (they would start it themselves)."""
     with tempfile.TemporaryDirectory(prefix="upy-at-air-") as d:
-        yield os.path.join(d, "air.sock")
+        path = os.path.join(d, "air.sock")
+        ensure_air(path)
+        yield path
+
+
+def settled(emu, line, want, timeout=10):
+    """Ask again until the answer is ``want`` (an MCU polls a query after an exchange it started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = emu.command(line)
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
 
 
 def module(interp, air, mac):
@@ -109,9 +122,8 @@ def test_9_5_2_two_modules(interp, air):
         assert ok(client, 'AT+BLECONN=0,"%s"' % SERVER_MAC) == [b'+BLECONN:0,"%s"' % SERVER_MAC.encode()]
         assert server.line() == b'+BLECONN:0,"%s"' % CLIENT_MAC.encode()
         ok(client, "AT+BLECFGMTU=0,200")
-        time.sleep(0.5)
-        assert ok(client, "AT+BLECFGMTU?") == [b"+BLECFGMTU:0,200"]
-        assert ok(server, "AT+BLECFGMTU?") == [b"+BLECFGMTU:0,200"]
+        assert settled(client, "AT+BLECFGMTU?", [b"+BLECFGMTU:0,200", b"OK"]) == [b"+BLECFGMTU:0,200", b"OK"]
+        assert settled(server, "AT+BLECFGMTU?", [b"+BLECFGMTU:0,200", b"OK"]) == [b"+BLECFGMTU:0,200", b"OK"]
 
         assert ok(server, "AT+BLEGATTSSRV?") == [b"+BLEGATTSSRV:1,1,0xA002,1"]
         assert server.command("AT+BLEGATTSCHAR?") == SERVER_CHARS
