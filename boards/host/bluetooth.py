@@ -5,7 +5,7 @@ AT_BLE_AIR; the air is started when it is not there. Calls are requests answered
 arrive with the tuple shapes, memoryviews and numbers the ESP32 delivers. As on the chip (where they run
 on the NimBLE task), they may interrupt the main program between two bytecodes: under MicroPython a
 reader thread waits for the socket and schedules them (micropython.schedule), under CPython the reader
-thread runs them itself.
+thread runs them itself. An interpreter with a built-in ``ubluetooth`` uses that instead (end of file).
 """
 import json
 import os
@@ -445,3 +445,11 @@ class BLE:
 
     def gap_passkey(self, conn_handle, action, passkey):
         self._call("passkey", conn=conn_handle, action=action, passkey=passkey)
+
+
+# A MicroPython built with Bluetooth (e.g. the unix port with NimBLE and a controller) has the real stack:
+# the firmware then runs on it, and the air above is not used.
+try:
+    from ubluetooth import BLE, UUID  # noqa: F811
+except ImportError:
+    pass
