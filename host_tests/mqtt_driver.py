@@ -14,7 +14,7 @@ sys.path.insert(0, ROOT + "/firmware")
 import json  # noqa: E402
 
 from at.compat import Poller, generator_result, sleep_ms, ticks_diff, ticks_ms  # noqa: E402
-from net import mqtt, transport  # noqa: E402
+from net import mqtt, mqtt_codec, transport  # noqa: E402
 import select  # noqa: E402
 
 
@@ -347,22 +347,22 @@ def tls(a):
 def codec(a):
     """The decoder on this interpreter: a stream cut at every offset, and hostile inputs."""
     stream = bytes.fromhex(a["stream"])
-    whole = list(mqtt.Decoder().feed(stream))
+    whole = list(mqtt_codec.Decoder().feed(stream))
     same = True
     for cut in range(len(stream) + 1):
-        d = mqtt.Decoder()
+        d = mqtt_codec.Decoder()
         if list(d.feed(stream[:cut])) + list(d.feed(stream[cut:])) != whole:
             same = False
     out("stream", whole, same)
     for h in a["hostile"]:
-        d = mqtt.Decoder(max_packet=256)
+        d = mqtt_codec.Decoder(max_packet=256)
         try:
             out("hostile", h, list(d.feed(bytes.fromhex(h))))
-        except mqtt.ProtocolError:
+        except mqtt_codec.ProtocolError:
             out("hostile", h, "ProtocolError")
-    out("connect", mqtt.encode_connect(bytes(256), 60, True, b"u", b"p", (b"w", b"m", 1, True)).hex())
-    out("publish", mqtt.encode_publish("é/" + "t" * 40, b"\x00\xff", 2, True, True, 65535).hex())
-    out("subscribe", mqtt.encode_subscribe(3, [(b"a/#", 1), ("é", 2)]).hex())
+    out("connect", mqtt_codec.encode_connect(bytes(256), 60, True, b"u", b"p", (b"w", b"m", 1, True)).hex())
+    out("publish", mqtt_codec.encode_publish("é/" + "t" * 40, b"\x00\xff", 2, True, True, 65535).hex())
+    out("subscribe", mqtt_codec.encode_subscribe(3, [(b"a/#", 1), ("é", 2)]).hex())
 
 
 SCENARIOS = dict(codes=codes, pubsub=pubsub, keepalive=keepalive, broker_dies=broker_dies, thousand=thousand,

@@ -24,7 +24,8 @@ HOT = {
                               "Engine._timeout", "_until", "Engine._read_uart", "Engine.write_slice", "Engine.write_buf",
                               "Engine._pass_flush", "Engine._pass_idle"],
     "firmware/at/compat.py": ["Poller.poll"],
-    "firmware/cmds/tcpip.py": ["_on_readable", "_receive", "_read", "_ipd_read", "_fill_frames", "_ipd_last", "_PassSink.send"],
+    "firmware/cmds/tcplinks.py": ["_on_readable", "_receive", "_read", "_ipd_read", "_fill_frames", "_ipd_last"],
+    "firmware/cmds/tcpip.py": ["_PassSink.send"],
     "firmware/net/transport.py": ["Connection.recv_into", "Connection.write_all"],
     "boards/host/machine.py": ["UART.readinto", "UART.write"],
 }

@@ -1,4 +1,4 @@
-"""net/mqtt codec under CPython: the packets the client encodes (byte-exact against MQTT 3.1.1), and the
+"""net/mqtt_codec under CPython: the packets the client encodes (byte-exact against MQTT 3.1.1), and the
 incremental decoder against what a broker sends, hostile input included."""
 import random
 import struct
@@ -8,7 +8,7 @@ import pytest
 from brokers import remaining_length
 
 from net import mqtt
-from net.mqtt import Decoder, ProtocolError
+from net.mqtt_codec import Decoder, ProtocolError
 
 
 def field(b):

@@ -1,6 +1,7 @@
 """The emulator's --resolve and --ca (README "Emulator options"): made-up and real cloud host names reach
 loopback servers, TLS still checks the name the firmware was given, and the clouds' TLS context trusts the
 --ca file. Under both interpreters."""
+import re
 import subprocess
 import sys
 
@@ -71,6 +72,18 @@ def test_cipstart_and_cipdomain_of_a_made_up_name(interp, tcp_echo):
         assert emu.command('AT+CIPDOMAIN="%s"' % ALIYUN_MQTT) == [b"+CIPDOMAIN:127.0.0.7", b"OK"]
         assert emu.command('AT+CIPDOMAIN="localhost"') == [b"+CIPDOMAIN:127.0.0.1", b"OK"]  # no rule: as before
         assert emu.command('AT+CIPDOMAIN="other.example.invalid"', timeout=20) == [b"ERROR"]
+
+
+def test_sntp_asks_a_mapped_time_server(interp, sntp_server):
+    """Tencent's module takes the time from NTP servers it knows: those names reach a loopback server."""
+    sntp_server.time = 1700000000
+    args = ["--resolve", "time*.cloud.tencent.com:123=127.0.0.1:%d" % sntp_server.port]
+    with Emulator(interp, args=args) as emu:
+        emu.online()
+        assert emu.command('AT+CIPSNTPCFG=1,0,"time1.cloud.tencent.com"') == [b"OK"]
+        assert emu.line(timeout=10) == b"+TIME_UPDATED"
+        reply = emu.command("AT+CIPSNTPTIME?")
+        assert reply[1] == b"OK" and re.fullmatch(rb"\+CIPSNTPTIME:Tue Nov 14 22:13:\d\d 2023", reply[0])
 
 
 def test_ssl_link_checks_the_name_it_was_given(interp, test_ca):
@@ -151,12 +164,16 @@ print(resp.status, run(resp.read(64)).decode())
 """
 
 
-def test_https_to_a_mapped_cloud_host(interp, test_ca):
+def test_https_to_a_mapped_cloud_host(interp, test_ca, tmp_path):
+    """Through a CA bundle, as the chip's file of vendors' roots is: every certificate in it is trusted."""
     with https_double(test_ca, "iot-auth.cn-shanghai.aliyuncs.com") as server:
         server.serve("/auth/devicename", b'{"code":200}', content_type="application/json")
         routes = {"iot-auth.cn-shanghai.aliyuncs.com": "127.0.0.1:%d" % server.port}
-        out = run_firmware(interp, _HTTPS, routes, ca=test_ca.ca.cert_pem_path)
-        assert out == '200 {"code":200}\n'
+        for roots in ((test_ca.other_ca, test_ca.ca), (test_ca.ca, test_ca.other_ca)):
+            bundle = tmp_path / "roots.pem"
+            bundle.write_bytes(b"# roots\n" + b"".join(root.cert_pem for root in roots))
+            out = run_firmware(interp, _HTTPS, routes, ca=str(bundle))
+            assert out == '200 {"code":200}\n'
 
 
 def test_emulate_refuses_malformed_options(tmp_path):
@@ -174,3 +191,25 @@ def test_emulator_args_helper(test_ca):
     assert emulator_args(test_ca, {"a.example:8883": 1234, "*.b.example": 99}) == [
         "--resolve", "a.example:8883=127.0.0.1:1234", "--resolve", "*.b.example=127.0.0.1:99",
         "--ca", test_ca.ca.cert_pem_path]
+
+
+_MUTUAL = _DRIVE + """
+from net import transport
+with open(%r, "rb") as f:
+    cert = f.read()
+with open(%r, "rb") as f:
+    key = f.read()
+conn = run(transport.open_tcp(transport.resolve("%s", 8883), 10000, pki.cloud_context((cert, key)), "%s"))
+print("connected", conn is not None)
+"""
+
+
+def test_cloud_context_presents_a_client_certificate(interp, test_ca):
+    """Tencent's TLS mode 2: the device presents its certificate (AT+TCCERTADD) as well."""
+    host = "CTQS08Y5LG.iotcloud.tencentdevices.com"
+    with TcpPeer(tls=cloud_pki(test_ca, host).server_context(require_client_cert=True)) as server:
+        program = _MUTUAL % (test_ca.client.cert_pem_path, test_ca.client.key_pem_path, host, host)
+        out = run_firmware(interp, program, {host: "127.0.0.1:%d" % server.port}, ca=test_ca.ca.cert_pem_path)
+        assert "connected True" in out.split("\n")
+        server.wait_connections(1)
+        assert server.conns[0].peer_cert == test_ca.client.cert_der

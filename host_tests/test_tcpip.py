@@ -345,8 +345,8 @@ def test_ten_megabytes_through_passthrough_byte_exact(interp, tcp_echo):
 # ---- names ---------------------------------------------------------------------------------------
 def test_cipdomain(emu):
     emu.online()
-    assert emu.command('AT+CIPDOMAIN="localhost"') == [b"+CIPDOMAIN:127.0.0.1", b"OK"]
-    assert emu.command('AT+CIPDOMAIN="127.0.0.1"') == [b"+CIPDOMAIN:127.0.0.1", b"OK"]
+    assert emu.command('AT+CIPDOMAIN="localhost"') == [b'+CIPDOMAIN:"127.0.0.1"', b"OK"]
+    assert emu.command('AT+CIPDOMAIN="127.0.0.1"') == [b'+CIPDOMAIN:"127.0.0.1"', b"OK"]
     assert emu.command('AT+CIPDOMAIN="no-such-host.invalid"') == [b"ERROR"]
 
 

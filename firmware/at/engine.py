@@ -110,12 +110,37 @@ class Engine:
         self.uart.flush()
         machine.reset()
 
-    def urc(self, data):
-        """Queue an unsolicited message; it is written between responses, the oldest dropped when full."""
+    def urc(self, data, done=None, arg=None):
+        """Queue an unsolicited message; it is written between responses. When the queue is full the oldest
+        URC without ``done`` is dropped (and counted).
+
+        A source that carries data (a received message) passes ``done``: ``done(arg)`` is called once the
+        line has been written on the UART (then it may acknowledge it to its peer), and such a URC is never
+        dropped. Such a source takes from its peer only while urc_room() says there is room, and otherwise
+        leaves the bytes to TCP's flow control."""
         if len(self._urcs) >= URC_MAX:
-            self._urcs.pop(0)
-            self.urc_dropped += 1
-        self._urcs.append(data)
+            for i in range(len(self._urcs)):
+                if type(self._urcs[i]) is not tuple:
+                    self._urcs.pop(i)
+                    self.urc_dropped += 1
+                    break
+        self._urcs.append(data if done is None else (data, done, arg))
+
+    def urc_room(self):
+        """How many URCs the queue takes before it is full."""
+        return URC_MAX - len(self._urcs)
+
+    def write_urcs(self):
+        """Write the queued URCs now. The loop does it between commands; a command may call it while it
+        waits with nothing of its response written yet (esp-at prints +MQTTSUBRECV while AT+MQTTPUB waits
+        for its PUBACK), so a peer's burst flows on while the command waits behind it."""
+        while self._urcs:
+            item = self._urcs.pop(0)
+            if type(item) is tuple:
+                self.uart.write(item[0])
+                item[1](item[2])
+            else:
+                self.uart.write(item)
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self):
@@ -210,8 +235,7 @@ class Engine:
         if self._mode == _PASS and (self._pn or self._plus):
             self._pass_idle()
         if self._urcs and self._cmd is None and self._mode == _LINE:
-            while self._urcs:
-                self.uart.write(self._urcs.pop(0))
+            self.write_urcs()
 
     def _run_monitors(self):
         for fn in self._monitors:

@@ -20,6 +20,16 @@ Events are tuples, returned in order by read(), tick() and disconnect():
     ("disconnected", reason)                       CLOSED, PROTOCOL, PING_TIMEOUT, SEND_FAILED or USER; always
                                                    after the "failed" events of that connection, and only once
 
+With ``flow=True`` (what net/session.py uses) incoming messages are flow-controlled instead:
+    ("message", topic, data, qos, retain, dup, pid, offset, total)
+                                                   a message, or a piece of one too long for ``max_packet`` (the
+                                                   decoder's stream mode: ``data`` starts at ``offset`` of a
+                                                   payload of ``total`` bytes); QoS 1/2 are acknowledged only
+                                                   when the caller says so with ack(pid, qos), after the last
+                                                   piece; a QoS 2 repeat of one not yet acked is skipped
+read(room) then stops after ``room`` message events and keeps the rest of what it read (``held``) for the next
+call; tick(room) likewise.
+
 Unacknowledged QoS 1/2 publishes are NOT re-sent: when the connection drops each is reported as
 ("failed", "publish", pid, "disconnected") and forgotten (no payload is kept); a family that wants at-least-once
 across a reconnect publishes again (with a new id). Subscriptions are not restored either (clean session).
@@ -39,29 +49,10 @@ reconnects by itself; Backoff gives the delays a family waits between its connec
 """
 from at.compat import ticks_ms, ticks_diff, ticks_add
 from net import transport
-
-# Packet types (the high nibble of the first byte)
-CONNECT = 1
-CONNACK = 2
-PUBLISH = 3
-PUBACK = 4
-PUBREC = 5
-PUBREL = 6
-PUBCOMP = 7
-SUBSCRIBE = 8
-SUBACK = 9
-UNSUBSCRIBE = 10
-UNSUBACK = 11
-PINGREQ = 12
-PINGRESP = 13
-DISCONNECT = 14
-
-# CONNACK return codes (ConnectError(REFUSED, code))
-RC_PROTOCOL = 1  # unacceptable protocol version
-RC_IDENTIFIER = 2  # identifier rejected
-RC_UNAVAILABLE = 3  # server unavailable
-RC_CREDENTIALS = 4  # bad user name or password
-RC_NOT_AUTHORIZED = 5  # not authorized
+from net.mqtt_codec import (CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE,
+                            UNSUBACK, PINGRESP, PUBLISH_PART, MAX_PACKET, Decoder, ProtocolError, encode_connect,
+                            encode_publish, encode_ack, encode_subscribe, encode_unsubscribe, PINGREQ_PACKET,
+                            DISCONNECT_PACKET)
 
 # Reasons: in ("disconnected", reason), ("failed", kind, pid, reason), MqttError and ConnectError
 CLOSED = "closed"  # the broker closed the connection (or it was reset)
@@ -77,9 +68,6 @@ REFUSED = "refused"  # CONNACK with a return code 1-5 (ConnectError.args[1])
 NOT_CONNECTED = "not_connected"
 BUSY = "busy"  # max_inflight requests await their acks
 
-MAX_PACKET = 8192  # largest remaining length accepted from the broker, by default
-PINGREQ_PACKET = b"\xc0\x00"
-DISCONNECT_PACKET = b"\xe0\x00"
 _KIND = {PUBLISH: "publish", SUBSCRIBE: "subscribe", UNSUBSCRIBE: "unsubscribe"}
 _READS = 8  # socket reads per read() call at most
 _QOS2_SEEN = 32  # incoming QoS 2 ids remembered until their PUBREL
@@ -94,259 +82,8 @@ class ConnectError(MqttError):
     return code (1-5) for REFUSED, else 0."""
 
 
-class ProtocolError(Exception):
-    """The broker sent bytes that are not MQTT 3.1.1 (args[0] says what)."""
-
-
-# ---- encoding ------------------------------------------------------------------------------------
-def _fixed(first, n):
-    """Fixed header: the first byte and the remaining length ``n`` (1-4 bytes)."""
-    if n > 268435455:
-        raise ValueError("packet too large")
-    out = bytearray(5)
-    out[0] = first
-    i = 1
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out[i] = b | 0x80 if n else b
-        i += 1
-        if not n:
-            return out[:i]
-
-
-def _field(s):
-    """A length-prefixed string or binary field; str is sent as UTF-8."""
-    b = s.encode() if isinstance(s, str) else bytes(s)
-    if len(b) > 65535:
-        raise ValueError("field longer than 65535 bytes")
-    return bytes((len(b) >> 8, len(b) & 255)) + b
-
-
-def _u16(n):
-    return bytes((n >> 8 & 255, n & 255))
-
-
-def _check_pid(pid):
-    if not 0 < pid < 65536:
-        raise ValueError("packet id out of range")
-
-
-def _check_qos(qos):
-    if qos not in (0, 1, 2):
-        raise ValueError("bad QoS")
-
-
-def encode_connect(client_id, keepalive=60, clean=True, user=None, password=None, will=None):
-    """CONNECT. ``will``: (topic, message, qos, retain) or None. The client id may be longer than the 23 bytes
-    3.1.1 guarantees (brokers that allow it take up to 65535); a password needs a user name (3.1.1 rule)."""
-    if not 0 <= keepalive <= 65535:
-        raise ValueError("keepalive out of range")
-    flags = 0x02 if clean else 0
-    payload = _field(client_id)
-    if will is not None:
-        topic, message, qos, retain = will
-        _check_qos(qos)
-        if not topic:
-            raise ValueError("empty will topic")
-        flags |= 0x04 | qos << 3 | (0x20 if retain else 0)
-        payload += _field(topic) + _field(message)
-    if user is not None:
-        flags |= 0x80
-        payload += _field(user)
-    if password is not None:
-        if user is None:
-            raise ValueError("password without user name")
-        flags |= 0x40
-        payload += _field(password)
-    body = b"\x00\x04MQTT\x04" + bytes((flags,)) + _u16(keepalive) + payload
-    return bytes(_fixed(0x10, len(body))) + body
-
-
-def encode_publish(topic, payload, qos=0, retain=False, dup=False, pid=0):
-    """PUBLISH (pid only for QoS 1 and 2). A topic name is not empty and has no wildcards."""
-    _check_qos(qos)
-    t = _field(topic)
-    if len(t) == 2 or b"+" in t[2:] or b"#" in t[2:]:
-        raise ValueError("bad topic name")
-    if qos:
-        _check_pid(pid)
-    n = len(t) + (2 if qos else 0) + len(payload)
-    out = _fixed(0x30 | (0x08 if dup else 0) | qos << 1 | (1 if retain else 0), n)
-    out += t
-    if qos:
-        out += _u16(pid)
-    out += payload
-    return out
-
-
-def encode_ack(kind, pid):
-    """PUBACK, PUBREC, PUBREL or PUBCOMP for ``pid``."""
-    _check_pid(pid)
-    return bytes((kind << 4 | (2 if kind == PUBREL else 0), 2, pid >> 8, pid & 255))
-
-
 def _filters(topics):
     return topics if isinstance(topics, list) else [topics]
-
-
-def encode_subscribe(pid, topics):
-    """SUBSCRIBE for a list of (topic filter, qos)."""
-    _check_pid(pid)
-    if not topics:
-        raise ValueError("no topic filters")
-    body = bytearray(_u16(pid))
-    for topic, qos in topics:
-        _check_qos(qos)
-        f = _field(topic)
-        if len(f) == 2:
-            raise ValueError("empty topic filter")
-        body += f
-        body.append(qos)
-    return _fixed(0x82, len(body)) + body
-
-
-def encode_unsubscribe(pid, topics):
-    """UNSUBSCRIBE for a list of topic filters."""
-    _check_pid(pid)
-    if not topics:
-        raise ValueError("no topic filters")
-    body = bytearray(_u16(pid))
-    for topic in topics:
-        f = _field(topic)
-        if len(f) == 2:
-            raise ValueError("empty topic filter")
-        body += f
-    return _fixed(0xA2, len(body)) + body
-
-
-# ---- decoding (what a broker sends) --------------------------------------------------------------
-class Decoder:
-    """Incremental decoder of broker-to-client packets. ``feed(data)`` is a generator of the packets that
-    ``data`` completes, as tuples:
-        (CONNACK, session_present, return_code)
-        (PUBLISH, topic, payload, qos, retain, dup, pid)        pid 0 for QoS 0
-        (PUBACK | PUBREC | PUBREL | PUBCOMP | UNSUBACK, pid)
-        (SUBACK, pid, [granted, ...])
-        (PINGRESP,)
-    A partial packet waits (copied into a buffer of ``max_packet`` bytes, allocated once) for the next feed.
-    ProtocolError for: a type a broker never sends, wrong flags, a remaining length of more than 4 bytes or
-    above ``max_packet``, a length that does not fit the type, a zero packet id, a bad SUBACK code, an empty or
-    overlong topic. After a ProtocolError the stream is lost: reset() before reusing the decoder."""
-
-    def __init__(self, max_packet=MAX_PACKET):
-        self.max_packet = max_packet
-        self._buf = bytearray(max_packet)
-        self.reset()
-
-    def reset(self):
-        self._first = 0  # first byte of the packet under way; 0: between packets
-        self._len = 0  # remaining length, decoded so far
-        self._shift = 0  # its bits decoded so far
-        self._need = -1  # body length once the remaining length is complete
-        self._got = 0  # body bytes held in _buf
-
-    def feed(self, data):
-        mv = memoryview(data)
-        n = len(mv)
-        i = 0
-        while i < n:
-            if not self._first:
-                self._first = _check_first(mv[i])
-                self._len = 0
-                self._shift = 0
-                self._need = -1
-                i += 1
-                continue
-            if self._need < 0:
-                b = mv[i]
-                i += 1
-                self._len |= (b & 0x7F) << self._shift
-                if b & 0x80:
-                    self._shift += 7
-                    if self._shift > 21:
-                        raise ProtocolError("remaining length longer than 4 bytes")
-                    continue
-                need = _check_length(self._first, self._len, self.max_packet)
-                if n - i >= need:  # the whole body is here: parse it in place
-                    first = self._first
-                    self._first = 0
-                    i += need
-                    yield _parse(first, mv[i - need : i])
-                    continue
-                self._need = need
-                self._got = 0
-            take = min(n - i, self._need - self._got)
-            self._buf[self._got : self._got + take] = mv[i : i + take]
-            self._got += take
-            i += take
-            if self._got == self._need:
-                first = self._first
-                self._first = 0
-                yield _parse(first, memoryview(self._buf)[: self._need])
-
-
-# first bytes a broker may send (PUBLISH is checked apart), and their body lengths (-1: variable)
-_FIRST = {0x20: 2, 0x40: 2, 0x50: 2, 0x62: 2, 0x70: 2, 0x90: -1, 0xB0: 2, 0xD0: 0}
-
-
-def _check_first(b):
-    if b >> 4 == PUBLISH:
-        if b & 0x06 == 0x06:
-            raise ProtocolError("PUBLISH with QoS 3")
-        return b
-    if b not in _FIRST:
-        raise ProtocolError("unexpected packet type/flags 0x%02x" % b)
-    return b
-
-
-def _check_length(first, n, max_packet):
-    if n > max_packet:
-        raise ProtocolError("packet of %d bytes, more than %d" % (n, max_packet))
-    fixed = _FIRST.get(first, -1)
-    if fixed >= 0 and n != fixed:
-        raise ProtocolError("wrong length %d for type %d" % (n, first >> 4))
-    if first == 0x90 and n < 3:
-        raise ProtocolError("SUBACK too short")
-    if first >> 4 == PUBLISH and n < (5 if first & 0x06 else 3):
-        raise ProtocolError("PUBLISH too short")
-    return n
-
-
-def _pid(body, i):
-    pid = body[i] << 8 | body[i + 1]
-    if not pid:
-        raise ProtocolError("packet id 0")
-    return pid
-
-
-def _parse(first, body):
-    t = first >> 4
-    if t == PUBLISH:
-        qos = first >> 1 & 3
-        tl = body[0] << 8 | body[1]
-        p = 2 + tl
-        if not tl or p + (2 if qos else 0) > len(body):
-            raise ProtocolError("bad PUBLISH topic length")
-        pid = 0
-        if qos:
-            pid = _pid(body, p)
-            p += 2
-        return (PUBLISH, bytes(body[2 : 2 + tl]), bytes(body[p:]), qos, first & 1, first >> 3 & 1, pid)
-    if t == CONNACK:
-        if body[0] & 0xFE:
-            raise ProtocolError("bad CONNACK flags")
-        return (CONNACK, body[0], body[1])
-    if t == PINGRESP:
-        return (PINGRESP,)
-    pid = _pid(body, 0)
-    if t == SUBACK:
-        granted = list(body[2:])
-        for g in granted:
-            if g > 2 and g != 0x80:
-                raise ProtocolError("bad SUBACK code 0x%02x" % g)
-        return (SUBACK, pid, granted)
-    return (t, pid)
 
 
 # ---- the client ----------------------------------------------------------------------------------
@@ -358,7 +95,7 @@ class Client:
     ``keepalive`` seconds (0: never). Attributes may be changed between connections (e.g. a fresh password)."""
 
     def __init__(self, client_id, keepalive=60, user=None, password=None, clean=True, will=None,
-                 timeout_ms=10000, max_packet=MAX_PACKET, max_inflight=16, rx_size=1024):
+                 timeout_ms=10000, max_packet=MAX_PACKET, max_inflight=16, rx_size=1024, flow=False):
         self.client_id = client_id
         self.keepalive = keepalive
         self.user = user
@@ -368,7 +105,12 @@ class Client:
         self.timeout_ms = timeout_ms
         self.max_inflight = max_inflight
         self.session_present = 0
-        self._dec = Decoder(max_packet)
+        self.flow = flow
+        self.on_close = None  # fn(sock) called just before a connection's socket closes (to unwatch it)
+        self._dec = Decoder(max_packet, flow)
+        self._feed = None  # the decoder's generator while it holds packets not yet taken (read(room))
+        self._unacked = {}  # flow: incoming pid -> qos, delivered as events, awaiting ack()
+        self._skip = False  # flow: the pieces of a QoS 2 repeat are skipped
         self._rx = bytearray(rx_size)
         self._mv = memoryview(self._rx)
         self._conn = None  # transport.Connection while connected
@@ -388,6 +130,12 @@ class Client:
     def sock(self):
         """What to poll for readability (plain or TLS socket), or None when not connected."""
         return self._conn.sock if self._conn is not None else None
+
+    @property
+    def held(self):
+        """True when bytes already read (or decrypted by TLS) wait to be decoded: call read() again, whether
+        or not the socket polls readable."""
+        return self._conn is not None and (self._feed is not None or self._conn.pending())
 
     def inflight(self):
         """How many of our requests await their acks."""
@@ -448,6 +196,8 @@ class Client:
         self.session_present = connack[1]
         self._pending = {}
         self._qos2 = []
+        self._unacked = {}
+        self._feed = None
         self._ping_at = None
         self._last_tx = self._last_rx = ticks_ms()
         try:
@@ -488,6 +238,17 @@ class Client:
         self._request(encode_unsubscribe(pid, _filters(topic)), UNSUBSCRIBE, pid, 1)
         return pid
 
+    def ack(self, pid, qos):
+        """flow: acknowledge incoming message ``pid`` (PUBACK for QoS 1, PUBREC for QoS 2) once it has been
+        delivered; nothing when the connection it came on has ended."""
+        if self._unacked.pop(pid, None) is None or self._conn is None:
+            return
+        if qos == 2:
+            if len(self._qos2) >= _QOS2_SEEN:
+                self._qos2.pop(0)
+            self._qos2.append(pid)
+        self._send(encode_ack(PUBACK if qos == 1 else PUBREC, pid))
+
     def ping(self):
         """Send a PINGREQ now (tick() does it at the keepalive interval)."""
         self._ready(0)
@@ -515,34 +276,47 @@ class Client:
                 return pid
 
     # -- the loop's side
-    def read(self):
-        """Read what the socket has (call when it is readable); returns the events it makes."""
+    def read(self, room=-1):
+        """Read what the socket has (call when it is readable); returns the events it makes. With ``room`` >= 0
+        it stops once ``room`` message events were made, holding the rest (``held``)."""
         conn = self._conn
-        for _ in range(_READS):
-            if conn is None or self._conn is not conn:
-                break
-            n = conn.recv_into(self._mv)
-            if n is None:
-                break
-            if n == 0:
-                self._drop(CLOSED)
-                break
-            self._last_rx = ticks_ms()
-            try:
-                for pkt in self._dec.feed(self._mv[:n]):
-                    self._handle(pkt)
-                    if self._conn is not conn:
-                        break
-            except ProtocolError as e:
-                print("upy-at: mqtt: %s" % e.args[0])
-                self._drop(PROTOCOL)
-                break
-            if n < len(self._mv) and not conn.pending():
-                break
+        reads = 0
+        while conn is not None and self._conn is conn and room:
+            if self._feed is None:
+                if reads == _READS:
+                    break
+                n = conn.recv_into(self._mv)
+                if n is None:
+                    break
+                if n == 0:
+                    self._drop(CLOSED)
+                    break
+                reads += 1
+                self._last_rx = ticks_ms()
+                self._feed = self._dec.feed(self._mv[:n])
+                if n < len(self._mv) and not conn.pending():
+                    reads = _READS  # a short read: the socket is drained, decode it and stop
+            room = self._decode(conn, room)
         return self._take()
 
-    def tick(self):
-        """Keepalive and timeouts; call often (every loop pass). Returns the events it makes."""
+    def _decode(self, conn, room):
+        """Handle the held packets until ``room`` messages were made; returns the room left."""
+        try:
+            for pkt in self._feed:
+                if self._handle(pkt):
+                    room -= 1
+                if self._conn is not conn:
+                    return room
+                if not room:
+                    return room
+            self._feed = None
+        except ProtocolError as e:
+            print("upy-at: mqtt: %s" % e.args[0])
+            self._drop(PROTOCOL)
+        return room
+
+    def tick(self, room=-1):
+        """Keepalive and timeouts; call often (every loop pass). Returns the events it makes (``room`` as read())."""
         conn = self._conn
         if conn is None:
             return self._take()
@@ -550,8 +324,8 @@ class Client:
         late = self._ping_at is not None and ticks_diff(now, self._ping_at) > self.timeout_ms
         for entry in self._pending.values():
             late = late or ticks_diff(now, entry[1]) >= 0
-        if late or conn.pending():
-            self.read()  # an ack may be waiting in the socket (e.g. while a command kept the loop busy)
+        if (late or conn.pending()) and room:
+            self.read(room)  # an ack may be waiting in the socket (e.g. while a command kept the loop busy)
             if self._conn is not conn:
                 return self._take()
             now = ticks_ms()
@@ -586,16 +360,23 @@ class Client:
         if conn is None:
             return
         self._conn = None
+        if self.on_close is not None:
+            self.on_close(conn.sock)
         conn.close()
         for pid in sorted(self._pending):
             self._ev.append(("failed", _KIND[self._pending[pid][0]], pid, DISCONNECTED))
         self._pending = {}
         self._qos2 = []
+        self._unacked = {}
+        self._feed = None
         self._ping_at = None
         self._ev.append(("disconnected", reason))
 
     def _handle(self, pkt):
+        """Act on one packet from the broker; True when it made a message event (flow)."""
         t = pkt[0]
+        if self.flow and (t == PUBLISH or t == PUBLISH_PART):
+            return self._message(pkt, t == PUBLISH_PART)
         if t == PUBLISH:
             qos, pid = pkt[3], pkt[6]
             if qos == 2:
@@ -606,11 +387,11 @@ class Client:
                     self._qos2.append(pid)
                     self._ev.append(("publish", pkt[1], pkt[2], 2, pkt[4], pkt[5]))
                 self._send(encode_ack(PUBREC, pid))
-                return
+                return False
             self._ev.append(("publish", pkt[1], pkt[2], qos, pkt[4], pkt[5]))
             if qos:
                 self._send(encode_ack(PUBACK, pid))
-            return
+            return False
         if t == PINGRESP:
             self._ping_at = None
             return
@@ -640,6 +421,22 @@ class Client:
         elif t == UNSUBACK and kind == UNSUBSCRIBE:
             del self._pending[pid]
             self._ev.append(("unsuback", pid))
+        return False
+
+    def _message(self, pkt, part):
+        qos, pid = pkt[3], pkt[6]
+        offset = pkt[7] if part else 0
+        if offset == 0:
+            self._skip = qos == 2 and (pid in self._qos2 or pid in self._unacked)
+            if self._skip and pid in self._qos2:
+                self._send(encode_ack(PUBREC, pid))  # delivered and PUBRECed before: the PUBREC was lost
+            if qos and not self._skip:
+                self._unacked[pid] = qos
+        if self._skip:
+            return False
+        self._ev.append(("message", pkt[1], pkt[2], qos, pkt[4], pkt[5], pid, offset,
+                         pkt[8] if part else len(pkt[2])))
+        return True
 
 
 class Backoff:

@@ -1,6 +1,5 @@
 """Certificates and keys in esp-at's user partitions (client_cert, client_key, client_ca, server_*),
 written there with AT+SYSFLASH: one each, DER or PEM; and the CA of the clouds' endpoints (boardcfg.CLOUD_CA)."""
-import binascii
 import boardcfg
 import esp32
 from net import transport
@@ -46,31 +45,28 @@ def cloud_context(cert=None):
         return transport.tls_context(None, cert)
     try:
         with open(boardcfg.CLOUD_CA, "rb") as f:
-            data = f.read()
-        ders = _ders(data)
-        if not ders:
+            certs = _certificates(f.read())
+        if not certs:
             return None
-        ctx = transport.tls_context(ders[0], cert)
-        for der in ders[1:]:
-            ctx.load_verify_locations(cadata=der)  # each call adds to the trusted chain
+        ctx = transport.tls_context(certs[0], cert)
+        for more in certs[1:]:
+            ctx.load_verify_locations(cadata=transport.der(more))  # each call adds to the trusted chain
         return ctx
     except (OSError, ValueError) as e:
         print("upy-at: cloud CA %s: %r" % (boardcfg.CLOUD_CA, e))
         return None
 
 
-def _ders(data):
-    """The certificates of a PEM file as DER (which every port's TLS takes; the unix port's takes only
-    DER), or [data] when it is DER already."""
+def _certificates(data):
+    """The certificates of a file: each PEM block (text between them, comments, is left out), or the
+    file itself when it is DER."""
     if data[:1] == b"\x30":
         return [data]
-    ders = []
+    certs = []
     end = 0
     while True:
         begin = data.find(b"-----BEGIN CERTIFICATE-----", end)
-        if begin < 0:
-            return ders
-        end = data.find(b"-----END CERTIFICATE-----", begin)
-        if end < 0:
-            return ders
-        ders.append(binascii.a2b_base64(data[begin + 27 : end]))
+        end = data.find(b"-----END CERTIFICATE-----", begin + 1)
+        if begin < 0 or end < 0:
+            return certs
+        certs.append(data[begin:end])  # transport.der reads a block up to its END line
