@@ -5,6 +5,8 @@ both interpreters. Replies are current esp-at's forms where v1.2 differs (quoted
 import asyncio
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -16,6 +18,7 @@ from bumble.pairing import PairingConfig, PairingDelegate
 from ble_peer import BlePeer, ensure_air
 from harness import Emulator
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER_MAC = "24:0a:c4:03:f4:d6"  # the manual's server address
 CLIENT_MAC = "24:0a:c4:09:34:23"
 IBEACON = "0201061aff4c000215fda50693a4e24fb1afcfc6eb0764782527b7f206c5"  # §9.5.1 table 9-2 (and §9.5.1.2)
@@ -437,3 +440,12 @@ def test_spp_server_survives_a_peer_that_leaves(interp, air):
                 b'+BLEDISCONN:0,"c0:ff:ee:00:00:01"', b'+BLECONN:0,"c0:ff:ee:00:00:01"', b"OK"]
     finally:
         emu.close()
+
+
+def test_bench_ble_runs():
+    """tools/bench_ble --quick: the program runs and prints its three figures (speed is not judged)."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench_ble"), "--quick"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("BLE notifications/s", "BLE SPP UART->BLE", "BLE SPP BLE->UART"):
+        assert re.search(r"^%s +\d+ \S+ +bare +\d+  ratio \d+\.\d\d$" % re.escape(name), r.stdout, re.M), r.stdout

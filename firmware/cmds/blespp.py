@@ -14,12 +14,10 @@ from at.replies import DONE
 from cmds import ble
 
 _REDIAL_MS = const(1000)
-_RX_MAX = const(8192)  # what waits for the UART; the oldest is dropped beyond it
 
 cfg = None  # [tx_srv, tx_char, rx_srv, rx_char, auto_conn] or None
 _auto = 1
 _session = None  # the running SPP: _Session
-_rx = bytearray()
 
 
 def q_blesppcfg(at):
@@ -96,23 +94,18 @@ class _Session:
 
 
 def _arrived(index, data):
-    """From the IRQ handler: the peer's bytes wait for the UART (written by the monitor)."""
-    room = _RX_MAX - len(_rx)
-    if len(data) > room:
-        del _rx[: len(data) - room]
-    _rx.extend(data)
+    """From the IRQ handler: the peer's bytes go out of the UART at once (in passthrough nothing else writes
+    to it). A full UART holds the handler, and with it the stack: the peer is slowed, nothing is lost."""
+    session = _session
+    if session is not None:
+        session.at.write(data)
 
 
 def _monitor(at):
-    """Pass the peer's bytes to the UART; after a drop, dial or advertise again."""
+    """After a drop, dial or advertise again."""
     session = _session
     if session is None:
-        _rx[:] = b""
         return
-    if _rx:
-        data = bytes(_rx)
-        _rx[:] = b""
-        at.write(data)
     if ble.links[session.index] is None and cfg[4] and ticks_diff(ticks_ms(), session.redial_at) >= 0:
         session.redial_at = ticks_add(ticks_ms(), _REDIAL_MS)
         if session.server:
@@ -157,7 +150,6 @@ def e_blespp(at):
         if not rx.props & (bluetooth.FLAG_NOTIFY | bluetooth.FLAG_INDICATE):
             raise AtError(E_EXEC)
         gattc.divert(index, rx.handle, _arrived)
-    _rx[:] = b""
     _session = _Session(at, index, server, tx, rx)
     at.monitor(_monitor)
     at.write(b"\r\nOK\r\n\r\n>")
