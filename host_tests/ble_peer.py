@@ -106,8 +106,17 @@ class BlePeer:
         return self.run(self.device.connect(public(address), own_address_type=hci.OwnAddressType.RANDOM, timeout=10))
 
     def close(self):
+        async def cancel_others():
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
         async def shutdown():
+            await cancel_others()
             await self.transport.close()
+            await asyncio.sleep(0.05)  # what the link's end set off (an advert restarting) ends too
+            await cancel_others()
 
         try:
             self.run(shutdown(), timeout=5)

@@ -449,3 +449,55 @@ def test_bench_ble_runs():
     assert r.returncode == 0, r.stdout + r.stderr
     for name in ("BLE notifications/s", "BLE SPP UART->BLE", "BLE SPP BLE->UART"):
         assert re.search(r"^%s +\d+ \S+ +bare +\d+  ratio \d+\.\d\d$" % re.escape(name), r.stdout, re.M), r.stdout
+
+
+def test_spp_client_against_bumble_server(interp, air):
+    """SPP as a client of a Bumble GATT server that notifies only subscribers: the module subscribes to RX
+    by itself, its bytes arrive as writes; the server drops the link mid-SPP, the module dials it again
+    (silently, still in passthrough), subscribes again, and the bytes flow on."""
+    emu = module(interp, air, CLIENT_MAC)
+    written = []
+    try:
+        ok(emu, "AT+BLEINIT=1")
+        with BlePeer(air) as peer:
+            props = gatt.Characteristic.Properties
+            rx = gatt.Characteristic(UUID.from_16_bits(0xFFE1), props.WRITE | props.WRITE_WITHOUT_RESPONSE,
+                                     gatt.Characteristic.WRITEABLE,
+                                     gatt.CharacteristicValue(write=lambda conn, v: written.append(bytes(v))))
+            tx = gatt.Characteristic(UUID.from_16_bits(0xFFE2), props.NOTIFY, gatt.Characteristic.READABLE, b"")
+            peer.call(peer.device.add_service, gatt.Service(UUID.from_16_bits(0xFFE0), [rx, tx]))
+            peer.run(peer.device.start_advertising(advertising_data=bytes.fromhex("020106"), auto_restart=True))
+            assert ok(emu, 'AT+BLECONN=0,"c0:ff:ee:00:00:01",1') == [b'+BLECONN:0,"c0:ff:ee:00:00:01"']
+            assert ok(emu, "AT+BLEGATTCPRIMSRV=0")[-1] == b"+BLEGATTCPRIMSRV:0,3,0xFFE0,1"
+            ok(emu, "AT+BLEGATTCCHAR=0,3")
+            ok(emu, "AT+BLESPPCFG=1,3,1,3,2")
+            emu.send(b"AT+BLESPP\r\n")
+            assert emu.read_until(b">") == b"\r\nOK\r\n\r\n>"
+
+            def exchange(up, down):
+                emu.send(up)
+                deadline = time.monotonic() + 10
+                while b"".join(written) != up and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert b"".join(written) == up
+                written.clear()
+                while not peer.call(subscribed) and time.monotonic() < deadline:
+                    time.sleep(0.05)  # the module's CCCD write follows the link (or the link again)
+                peer.run(peer.device.notify_subscribers(tx, down))
+                assert emu.read_exact(len(down)) == down
+
+            def subscribed():
+                return any(cccd.get(tx.handle, b"\0")[0] & 1 for cccd in peer.device.gatt_server.subscribers.values())
+
+            exchange(b"from the module", b"from the server")
+            connection = peer.call(lambda: next(iter(peer.device.connections.values())))
+            peer.run(connection.disconnect())
+            deadline = time.monotonic() + 15
+            while not peer.call(lambda: len(peer.device.connections)) and time.monotonic() < deadline:
+                time.sleep(0.05)  # the module dials again
+            exchange(b"after the drop", b"welcome back")
+            emu.leave_passthrough()
+            assert emu.command("AT") == [
+                b'+BLEDISCONN:0,"c0:ff:ee:00:00:01"', b"OK"]  # the redial itself is silent
+    finally:
+        emu.close()

@@ -61,6 +61,7 @@ class _Session:
         self.addr = link.addr
         self.addr_type = link.addr_type
         self.redial_at = ticks_ms()
+        self.down = False  # the link dropped and has not come back yet
 
     def send(self, buf, off, n):
         link = ble.links[self.index]
@@ -102,17 +103,35 @@ def _arrived(index, data):
 
 
 def _monitor(at):
-    """After a drop, dial or advertise again."""
+    """After a drop, dial or advertise again; a client back on its link listens to RX again."""
     session = _session
     if session is None:
         return
-    if ble.links[session.index] is None and cfg[4] and ticks_diff(ticks_ms(), session.redial_at) >= 0:
+    link = ble.links[session.index]
+    if link is not None:
+        if session.down and not session.server:
+            _subscribe(link, session.rx)
+        session.down = False
+    elif cfg[4] and ticks_diff(ticks_ms(), session.redial_at) >= 0:
+        session.down = True
         session.redial_at = ticks_add(ticks_ms(), _REDIAL_MS)
         if session.server:
             if not ble.advertising:
                 ble.advertise()
         else:
             ble.redial(session.index, session.addr, session.addr_type)
+
+
+def _subscribe(link, rx):
+    """A client in SPP listens to RX by itself (§9.5.2.2: only another client must subscribe first)."""
+    for handle, uuid in rx.descs:
+        if uuid == "0x2902":
+            on = b"\x01\x00" if rx.props & bluetooth.FLAG_NOTIFY else b"\x02\x00"
+            try:
+                ble.radio.gattc_write(link.handle, handle, on, 1)
+            except OSError:
+                pass
+            return
 
 
 def e_blespp(at):
@@ -150,6 +169,7 @@ def e_blespp(at):
         if not rx.props & (bluetooth.FLAG_NOTIFY | bluetooth.FLAG_INDICATE):
             raise AtError(E_EXEC)
         gattc.divert(index, rx.handle, _arrived)
+        _subscribe(link, rx)
     _session = _Session(at, index, server, tx, rx)
     at.monitor(_monitor)
     at.write(b"\r\nOK\r\n\r\n>")
