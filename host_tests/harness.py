@@ -165,7 +165,7 @@ def unescape(text):
     return text.encode().decode("unicode_escape").encode("latin-1")
 
 
-def run_transcript(emu, path):
+def run_transcript(emu, path, actions=None):
     """Play a transcript file against an emulator. Its lines:
 
     ``> LINE``       send LINE then CR LF
@@ -178,6 +178,7 @@ def run_transcript(emu, path):
     ``<none``        nothing more arrives for 0.3 s
     ``wait SECONDS`` pause
     ``reboot``       the module restarts: wait for ``ready``
+    ``do NAME``      call ``actions[NAME]()``: what a peer does at that point (a cloud publishes ...)
     ``#`` starts a comment; blank lines are ignored.
     """
     with open(path) as f:
@@ -187,6 +188,9 @@ def run_transcript(emu, path):
                 continue
             where = "%s:%d: %s" % (os.path.basename(path), number, line)
             try:
+                if line.startswith("do "):
+                    actions[line[3:].strip()]()
+                    continue
                 _step(emu, line, where)
             except Timeout as e:
                 raise Timeout("%s\n  %s" % (where, e))

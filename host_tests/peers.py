@@ -544,8 +544,9 @@ class HttpServer:
             def _any(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                peer.requests.append(Request(self.command, self.path, self.headers, body))
-                peer._respond(self)
+                request = Request(self.command, self.path, self.headers, body)
+                peer.requests.append(request)
+                peer._respond(self, request)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
 
@@ -571,20 +572,23 @@ class HttpServer:
               chunk_size=4096, length=True, headers=None):
         """Answer requests for ``path`` with ``body``: with Content-Length (default), ``chunked`` transfer
         encoding in ``chunk_size`` pieces, or neither (``length=False``: the body ends when the server closes).
-        ``headers``: extra response headers (dict)."""
+        ``headers``: extra response headers (dict). ``body`` may be a function of the ``Request`` giving
+        (status, body): a server that answers what it was sent (a cloud double)."""
         self.routes[path] = dict(body=body, status=status, content_type=content_type, chunked=chunked,
                                  chunk_size=chunk_size, length=length, headers=headers or {})
 
     def url(self, path="/"):
         return "%s://%s:%d%s" % ("https" if self.tls else "http", LOOPBACK, self.port, path)
 
-    def _respond(self, h):
+    def _respond(self, h, request):
         route = self.routes.get(h.path.split("?", 1)[0])
         if route is None:
             route = dict(body=b"not found\n", status=404, content_type="text/plain", chunked=False,
                          chunk_size=0, length=True, headers={})
-        body = route["body"]
-        h.send_response(route["status"])
+        body, status = route["body"], route["status"]
+        if callable(body):
+            status, body = body(request)
+        h.send_response(status)
         h.send_header("Content-Type", route["content_type"])
         for name, value in route["headers"].items():
             h.send_header(name, value)

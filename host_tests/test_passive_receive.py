@@ -163,18 +163,26 @@ def test_two_bursts_give_one_ipd_with_the_total(emu, tcp_echo):
     client.read(0, 100)
     client.wait_urc()
     assert client.available[0] == 2700
-    assert client.read(0, 8192) == (pattern(1000, 1) + pattern(1000, 2) + pattern(1000, 3) + pattern(300, 4))[100 + 500:]
+    assert emu.command("AT+CIPRECVDATA=0,2147483648") == [b"ERROR"]  # esp-at's <len>: at most 2^31-1
+    assert emu.command("AT+CIPRECVDATA=0,0") == [b"ERROR"]
+    whole = pattern(1000, 1) + pattern(1000, 2) + pattern(1000, 3) + pattern(300, 4)
+    assert client.read(0, 2147483647) == whole[100 + 500:]
+    assert emu.command("AT+CIPRECVDATA=0,100") == [b"ERROR"]  # esp-at: nothing held
 
 
-def test_ssl_peer_sends_then_closes(emu, tls_echo):
-    passive(emu, 0)
+@pytest.mark.parametrize("mux,size", [(0, 1000), (1, 8192)], ids=["single-1000", "mux-8192"])
+def test_ssl_peer_sends_then_closes(emu, tls_echo, mux, size):
+    """20000 bytes over TLS, then close_notify and FIN at once: all readable, CLOSED after the last."""
+    passive(emu, mux)
     data_size = 20000
     tls_echo.set_mode("source", data_size, 9)
-    assert emu.command('AT+CIPSTART="SSL","127.0.0.1",%d' % tls_echo.port, timeout=20) == [b"CONNECT", b"OK"]
-    client = PassiveClient(emu, 0)
-    assert client.read_all(0, 1000, data_size) == pattern(data_size, 9)
+    link = 2 if mux else 0
+    lines = emu.command('AT+CIPSTART=%s"SSL","127.0.0.1",%d' % ("%d," % link if mux else "", tls_echo.port), timeout=20)
+    assert lines == [b"%d,CONNECT" % link if mux else b"CONNECT", b"OK"]
+    client = PassiveClient(emu, mux)
+    assert client.read_all(link, size, data_size) == pattern(data_size, 9)
     client.wait_urc()
-    assert client.closed == [0]
+    assert client.closed == [link]
 
 
 def test_five_links_one_mib_each_byte_exact(emu):
@@ -242,3 +250,30 @@ def test_active_every_ipd_comes_before_closed(emu, tcp_echo, links):
     # link i is the i-th connection the peer accepted (the links opened one after the other)
     for link in range(links):
         assert bytes(got[link]) == pattern(size, link), "link %d: CLOSED after %d of %d bytes" % (link, len(got[link]), size)
+
+
+def test_mcu_closes_a_link_that_still_holds_bytes(emu, tcp_echo):
+    """The peer sent and closed; the MCU reads part, then closes the link itself: its CLOSED, nothing after."""
+    passive(emu, 1)
+    tcp_echo.set_mode("sink")
+    open_link(emu, 1, 0, tcp_echo.port)
+    conn = tcp_echo.wait_connections(1)[0]
+    conn.send(pattern(3000, 8))
+    conn.close()
+    client = PassiveClient(emu, 1)
+    client.wait_urc()
+    assert client.read(0, 1000) == pattern(3000, 8)[:1000]
+    wait_held(client, b"+CIPRECVLEN:2000,-1,-1,-1,-1")
+    assert emu.command("AT+CIPCLOSE=0") == [b"0,CLOSED", b"OK"]
+    assert emu.command("AT+CIPRECVLEN?") == [b"+CIPRECVLEN:-1,-1,-1,-1,-1", b"OK"]
+    assert client.closed == []
+
+
+def test_cipdinfo_adds_the_remote_to_ciprecvdata(emu, tcp_echo):
+    emu.online("AT+CIPRECVTYPE=1", "AT+CIPDINFO=1")
+    tcp_echo.set_mode("sink")
+    open_link(emu, 0, 0, tcp_echo.port)
+    tcp_echo.wait_connections(1)[0].send(b"abc")
+    assert emu.line() == b"+IPD,3"  # passive +IPD has no address: AT+CIPRECVDATA carries it
+    emu.send(b"AT+CIPRECVDATA=10\r\n")
+    assert emu.read_until(b"\r\nOK\r\n") == b'+CIPRECVDATA:3,"127.0.0.1",%d,abc\r\n\r\nOK\r\n' % tcp_echo.port

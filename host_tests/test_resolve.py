@@ -68,9 +68,9 @@ def test_cipstart_and_cipdomain_of_a_made_up_name(interp, tcp_echo):
         assert emu.command('AT+CIPSTART="TCP","device.example.invalid",80', timeout=20) == [b"CONNECT", b"OK"]
         assert echo_over(emu) == b"hello"
         assert emu.command("AT+CIPCLOSE") == [b"CLOSED", b"OK"]
-        assert emu.command('AT+CIPDOMAIN="device.example.invalid"') == [b"+CIPDOMAIN:127.0.0.1", b"OK"]
-        assert emu.command('AT+CIPDOMAIN="%s"' % ALIYUN_MQTT) == [b"+CIPDOMAIN:127.0.0.7", b"OK"]
-        assert emu.command('AT+CIPDOMAIN="localhost"') == [b"+CIPDOMAIN:127.0.0.1", b"OK"]  # no rule: as before
+        assert emu.command('AT+CIPDOMAIN="device.example.invalid"') == [b'+CIPDOMAIN:"127.0.0.1"', b"OK"]
+        assert emu.command('AT+CIPDOMAIN="%s"' % ALIYUN_MQTT) == [b'+CIPDOMAIN:"127.0.0.7"', b"OK"]
+        assert emu.command('AT+CIPDOMAIN="localhost"') == [b'+CIPDOMAIN:"127.0.0.1"', b"OK"]  # no rule: as before
         assert emu.command('AT+CIPDOMAIN="other.example.invalid"', timeout=20) == [b"ERROR"]
 
 

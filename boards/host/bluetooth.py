@@ -127,7 +127,7 @@ class _Link:
         s = self._connect(path)
         if s is not None:
             return s
-        tool = hoststate.BOARD_DIR + "/../../tools/ble_air"
+        tool = os.getenv("AT_BLE_AIR_TOOL") or hoststate.BOARD_DIR + "/../../tools/ble_air"
         python = os.getenv("AT_BLE_PYTHON") or "python3"
         os.system('"%s" "%s" "%s" </dev/null >>"%s" 2>&1 &' % (python, tool, path, path + ".log"))
         deadline = time.time() + _START_WAIT_S

@@ -20,6 +20,7 @@ BOOT = const(32)  # table flag: the family's boot(at) runs at start-up, before "
 INT = const(0)
 STR = const(1)
 HEX = const(2)
+TAIL = const(3)
 
 # esp-at error sub-codes (category 0x01, reference §3): ERR CODE = 0x01SSEEEE.
 E_NO_PREFIX = const(0x01030000)
@@ -57,6 +58,12 @@ def hexstr(maxbytes, opt=False):
     return (HEX, 0, maxbytes, opt)
 
 
+def tail(maxlen, minlen=0):
+    """The last parameter: a string from its first double quote to the last one of the line, so quotes
+    and commas inside it are data (Tencent's payloads); escapes work as in any string."""
+    return (TAIL, minlen, maxlen, False)
+
+
 _PREFIXES = (b"AT", b"at", b"At", b"aT")  # seed 004 §2: AT commands are case-insensitive
 
 
@@ -87,14 +94,37 @@ def split_line(line):
     return name.decode(), form, args
 
 
-def _fields(s):
-    """Split argument bytes into fields: (quoted: bool, raw bytes), honouring quotes and escapes."""
+def _unescape(raw):
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if raw[i] == 92 and i + 1 < len(raw):
+            i += 1
+        out.append(raw[i])
+        i += 1
+    return bytes(out)
+
+
+def _tail(s, i):
+    """The TAIL field starting at ``s[i]``: (True, its unescaped bytes)."""
+    j = s.rfind(b"\"")
+    if i >= len(s) or s[i] != 34 or j <= i or s[j + 1 :].strip(b" "):
+        raise AtError(E_PARSE)
+    return True, _unescape(s[i + 1 : j])
+
+
+def _fields(s, tail_at=-1):
+    """Split argument bytes into fields: (quoted: bool, raw bytes), honouring quotes and escapes. Field
+    number ``tail_at`` takes the rest of the line (a TAIL)."""
     out = []
     i = 0
     n = len(s)
     while True:
         while i < n and s[i] == 32:
             i += 1
+        if len(out) == tail_at:
+            out.append(_tail(s, i))
+            return out
         if i < n and s[i] == 34:  # quoted string
             i += 1
             val = bytearray()
@@ -144,8 +174,8 @@ def _integer(raw, index):
 
 def parse_args(s, spec, loose=False):
     """Parse argument bytes by ``spec`` (a tuple of num/text/hexstr); omitted fields become None."""
-    fields = _fields(s)
     need = len(spec)
+    fields = _fields(s, need - 1 if need and spec[-1][0] == TAIL else -1)
     while len(fields) > need and fields[-1] == (False, b""):
         fields.pop()  # trailing commas
     if len(fields) > need:

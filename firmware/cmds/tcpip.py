@@ -1,13 +1,14 @@
 """ESP-AT TCP/IP commands (seed 004 §5 and 2.x): links 0-4 over TCP, UDP and SSL, the server,
 passthrough, passive receive. The links and what they receive (+IPD, passive mode's hold) are in
-cmds/tcplinks.py.
+cmds/tcplinks.py, the server's commands in cmds/tcpserver.py.
 
 Commands whose parameters start with <link ID> when AT+CIPMUX=1 declare both shapes with muxed() and
 take their values through link_and() (see there).
 """
 import network
 from at.compat import ticks_ms, ticks_diff
-from at.engine import DONE, PASS_CHUNK
+from at.engine import DONE
+from at.modes import PASS_CHUNK
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
 from cmds import tcplinks, wifi
 from cmds.tcplinks import Link, MAX_LINKS, links
@@ -17,7 +18,6 @@ SEND_MAX = 8192  # AT+CIPSEND's limit (2048 in v1.2, 8192 in 2.x)
 RECV_MAX = 0x7FFFFFFF  # AT+CIPRECVDATA's <len> (esp-at)
 
 cipmode = 0  # AT+CIPMODE
-server_timeout = 180  # AT+CIPSTO, seconds
 pass_target = None  # type: tuple  # passthrough: (kind, host, addr) to reconnect to when the link drops
 _checked = 0
 
@@ -36,15 +36,12 @@ def link_and(values):
 
 
 def _watch(at):
-    """Once a second: drop server clients idle past AT+CIPSTO; in passthrough, rejoin a dropped link."""
+    """Once a second, in passthrough: rejoin a dropped link."""
     global _checked
     now = ticks_ms()
     if ticks_diff(now, _checked) < 1000:
         return
     _checked = now
-    for link in links:
-        if link is not None and link.served and server_timeout and ticks_diff(now, link.last) > server_timeout * 1000:
-            tcplinks.close(at, link)
     if at.in_passthrough and links[0] is None and pass_target is not None and not _rejoining:
         at.spawn(_rejoin(at))
 
@@ -260,6 +257,7 @@ def e_cipsend(at):
     link = links[0]
     if not cipmode or tcplinks.mux or link is None or link.udp_mode:
         raise AtError(E_EXEC)
+    tcplinks.frames()
     at.write(b"\r\nOK\r\n\r\n>")
     at.passthrough(_PassSink(at))
     return DONE
@@ -382,66 +380,6 @@ def q_cipdns(at):
         at.reply("+CIPDNS:%s" % d)
 
 
-# ---- the server ----------------------------------------------------------------------------------
-p_cipserver = (num(0, 1), num(1, 65535, True), text(3, opt=True), num(0, 1, True))
-
-
-def s_cipserver(at, mode, port, kind, ca):
-    """AT+CIPSERVER=<mode>[,<port>][,"SSL",<CA enable>]: one server (default port 333), needs AT+CIPMUX=1."""
-    if not tcplinks.mux:
-        raise AtError(E_EXEC)
-    if mode == 0:
-        if tcplinks.server is None:
-            raise AtError(E_EXEC)
-        tcplinks.stop_server(at)
-        return None
-    if tcplinks.server is not None:
-        raise AtError(E_EXEC)
-    tls = None
-    if kind is not None:
-        if kind != "SSL":
-            raise AtError(E_INVALID | 2)
-        cert = (pki.read("server_cert"), pki.read("server_key"))
-        ca_cert = pki.read("server_ca") if ca else None
-        if None in cert or (ca and ca_cert is None):
-            raise AtError(E_EXEC)  # the server_* partitions hold no certificate
-        tls = transport.tls_context(ca_cert, cert, server=True)
-    try:
-        tcplinks.start_server(at, transport.Server(port or 333, kind or "TCP", ca or 0, tls))
-    except OSError:
-        raise AtError(E_EXEC)
-
-
-def q_cipserver(at):
-    srv = tcplinks.server
-    at.reply('+CIPSERVER:1,%d,"%s",%d' % (srv.port, srv.kind, srv.ca) if srv else "+CIPSERVER:0")
-
-
-p_cipservermaxconn = (num(1, MAX_LINKS),)
-
-
-def s_cipservermaxconn(at, n):
-    if tcplinks.server is not None:
-        raise AtError(E_EXEC)  # the manual: set it before the server starts
-    tcplinks.server_maxconn = n
-
-
-def q_cipservermaxconn(at):
-    at.reply("+CIPSERVERMAXCONN:%d" % tcplinks.server_maxconn)
-
-
-p_cipsto = (num(0, 7200),)
-
-
-def s_cipsto(at, seconds):
-    global server_timeout
-    server_timeout = seconds
-
-
-def q_cipsto(at):
-    at.reply("+CIPSTO:%d" % server_timeout)
-
-
 # ---- passive receive (2.x) -----------------------------------------------------------------------
 def p_ciprecvdata():
     return muxed((num(1, RECV_MAX),))
@@ -502,5 +440,6 @@ def _boot_passthrough(at, kind, host, port, extra):
             yield 1000
     cipmode = 1
     pass_target = (kind, host, addr)
+    tcplinks.frames()
     yield from _open_pass_link(at, 10000, extra)  # when it fails, the monitor keeps trying, as in any passthrough
     at.passthrough(_PassSink(at))

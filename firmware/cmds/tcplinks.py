@@ -29,7 +29,9 @@ ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
 IPD_FRAMES = 6  # +IPD frames one socket read may fill
 WRITE_FRAMES = 3  # full +IPD frames built and written at a time
 _HEAD = 48  # room before received bytes for a header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:" or +CIPRECVDATA's
-# The active-mode read buffer, made when the first link opens: a socket read goes to _rx[_HEAD:]
+# The read buffer of active mode and passthrough, made when the first link opens outside passive mode
+# (frames()): a socket read goes to _rx[_HEAD:]
+_READ = IPD_FRAMES * IPD_MAX
 _rx = None  # type: bytearray
 _body = None  # type: memoryview
 _chunks = []  # type: list  # _body in IPD_MAX pieces
@@ -69,25 +71,27 @@ class Link:
 
 
 def start(at):
+    """The engine the sockets' readiness callbacks work with (the family's boot passes it)."""
     global _at
     _at = at
 
 
-def attach(at, link):
-    global ever_linked, _rx, _body, _chunks
+def frames():
+    """Make the read buffer of active mode and passthrough (passive mode needs none)."""
+    global _rx, _body, _chunks
     if _rx is None:
-        _rx = bytearray(_HEAD + IPD_FRAMES * IPD_MAX)
+        _rx = bytearray(_HEAD + _READ)
         _body = memoryview(_rx)[_HEAD:]
         _chunks = [memoryview(_rx)[_HEAD + k * IPD_MAX : _HEAD + (k + 1) * IPD_MAX] for k in range(IPD_FRAMES)]
+
+
+def attach(at, link):
+    global ever_linked
+    if not passive:
+        frames()
     links[link.index] = link
     ever_linked = True
     at.watch(link.conn.sock, _on_readable)
-
-
-def release(at, link):
-    """Forget the link and close its connection, with nothing reported."""
-    links[link.index] = None
-    _close_socket(at, link)
 
 
 def _close_socket(at, link):
@@ -102,9 +106,16 @@ def _unwatch(at, link):
 
 
 def close(at, link, report=True):
-    release(at, link)
+    """Forget the link and close its connection; ``[<id>,]CLOSED`` queued when ``report``."""
+    links[link.index] = None
+    _close_socket(at, link)
     if report:
-        at.urc(closed_line(link.index))
+        at.urc(closed_line(link.index), _written, None)
+
+
+def _written(arg):
+    """The ``done`` of the URCs that tell of a link's bytes or state (CONNECT, passive +IPD, CLOSED): with
+    one, the engine never drops them from a full queue (an MCU that missed one would lose the link's data)."""
 
 
 def closed_line(index):
@@ -138,7 +149,7 @@ def _receive(at, link):
         _receive_datagram(at, link)
         return
     for _ in range(BURST):  # a read that came back full (or TLS holding decrypted bytes) is followed
-        if _read(at, link) < len(_body) and not (link.kind == "SSL" and link.conn.pending()):
+        if _read(at, link) < _READ and not (link.kind == "SSL" and link.conn.pending()):
             return
 
 
@@ -291,7 +302,7 @@ def notify(at, link):
     if n > link.known and not link.told:
         link.told = True
         link.known = n
-        at.urc(b"+IPD,%d,%d\r\n" % (link.index, n) if mux else b"+IPD,%d\r\n" % n)
+        at.urc(b"+IPD,%d,%d\r\n" % (link.index, n) if mux else b"+IPD,%d\r\n" % n, _written, None)
 
 
 def read_held(at, link, length):
@@ -299,17 +310,14 @@ def read_held(at, link, length):
     ``length``, in one write; then +IPD if bytes arrived since the last one, or CLOSED if the peer has
     gone and nothing is left."""
     n = min(length, link.held())
-    head = b"+CIPRECVDATA:%d," % n
-    if dinfo:
-        head = ('+CIPRECVDATA:%d,"%s",%d,' % (n, link.remote[0], link.remote[1])).encode()
-    hold, s = link.hold, link.start
-    hold[s - len(head) : s] = head
-    after = s + n
-    saved = bytes(hold[after : after + 2])  # held bytes (or spare room) where the CR LF goes for the write
-    hold[after : after + 2] = b"\r\n"
-    at.write_slice(hold, s - len(head), len(head) + n + 2)
-    hold[after : after + 2] = saved
-    link.start = after
+    first = _put_head(link, _recvdata_head(link, n))
+    _write_held(at, link, n, first)
+    _taken(at, link, n)
+
+
+def _taken(at, link, n):
+    """The MCU has read n held bytes."""
+    link.start += n
     link.told = False
     link.known = max(0, link.known - n)
     if link.ended and not link.held():
@@ -317,6 +325,33 @@ def read_held(at, link, length):
         return
     notify(at, link)
     rearm(at, link)
+
+
+def _recvdata_head(link, n):
+    if dinfo:
+        return ('+CIPRECVDATA:%d,"%s",%d,' % (n, link.remote[0], link.remote[1])).encode()
+    return b"+CIPRECVDATA:%d," % n
+
+
+def _write_held(at, link, n, first):
+    """hold[first:] up to the first n held bytes, then CR LF, in one write: CR LF goes over the two bytes
+    after them, put back afterwards."""
+    saved = _crlf_at(link.hold, link.start + n)
+    at.write_slice(link.hold, first, link.start + n + 2 - first)
+    link.hold[link.start + n : link.start + n + 2] = saved
+
+
+def _put_head(link, head):
+    """``head`` into the room before the held bytes; where it starts."""
+    link.hold[link.start - len(head) : link.start] = head
+    return link.start - len(head)
+
+
+def _crlf_at(hold, i):
+    """Put CR LF at hold[i:i + 2]; the two bytes it covers."""
+    saved = bytes(hold[i : i + 2])
+    hold[i : i + 2] = b"\r\n"
+    return saved
 
 
 def start_server(at, srv):
@@ -346,4 +381,4 @@ def accept(at):
         conn.close()
         return
     attach(at, Link(index, server.kind, conn, remote, 1))
-    at.urc("%d,CONNECT\r\n" % index)
+    at.urc("%d,CONNECT\r\n" % index, _written, None)

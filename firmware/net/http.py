@@ -26,6 +26,14 @@ class HttpError(Exception):
     """The server's response is malformed, or ends early."""
 
 
+class DnsError(OSError):
+    """connect: the host name cannot be resolved."""
+
+
+class TlsError(OSError):
+    """connect: the TLS handshake failed (the server's certificate did not verify, or the peer broke off)."""
+
+
 def parse_url(url):
     """(tls, host, port, path) of an http:// or https:// URL; ValueError for anything else."""
     if url.startswith("http://"):
@@ -49,14 +57,25 @@ def parse_url(url):
 
 def connect(url, timeout_ms, tls_ctx=None):
     """Generator: resolve the URL's host and open a connection to it (TLS with ``tls_ctx`` for https://,
-    which needs one). Returns an HttpConnection; raises OSError (DNS, refused, timeout, TLS) or ValueError."""
+    which needs one). Returns an HttpConnection; raises OSError (DnsError, refused, timeout, TlsError) or
+    ValueError."""
     tls, host, port, path = parse_url(url)
     if tls and tls_ctx is None:
         raise ValueError("https needs a TLS context")
-    addr = transport.resolve(host, port)
-    conn = yield from transport.open_tcp(addr, timeout_ms, tls_ctx if tls else None, host)
+    try:
+        addr = transport.resolve(host, port)
+    except OSError as e:
+        raise DnsError(e.args[0] if e.args else errno.ENOENT)
+    conn = yield from transport.open_tcp(addr, timeout_ms, None, host)
     if conn is None:
         raise OSError(errno.ECONNREFUSED)
+    if tls:
+        try:
+            conn.sock = transport.wrap_tls(conn.sock, tls_ctx, host, timeout_ms)
+        except (OSError, ValueError) as e:
+            conn.close()
+            print("upy-at: TLS with %s failed: %r" % (host, e))
+            raise TlsError(errno.ECONNABORTED)
     return HttpConnection(conn, host if port == (443 if tls else 80) else "%s:%d" % (host, port), timeout_ms)
 
 
@@ -78,12 +97,18 @@ class HttpConnection:
         self.host = host  # what the Host header says
         self.timeout_ms = timeout_ms
 
-    def request(self, method, path, headers=()):
-        """Generator: send a request without a body and read the response's head; returns the Response."""
-        head = "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: upy-at\r\nConnection: close\r\n" % (method, path, self.host)
+    def request(self, method, path, headers=(), body=None, agent="upy-at"):
+        """Generator: send a request (with ``body``, bytes, and its Content-Length when given) and read the
+        response's head; returns the Response. ``agent``: the User-Agent."""
+        head = "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n" % (
+            method, path, self.host, agent)
         for name, value in headers:
             head += "%s: %s\r\n" % (name, value)
+        if body is not None:
+            head += "Content-Length: %d\r\n" % len(body)
         ok = yield from self.conn.send_all((head + "\r\n").encode(), None, self.timeout_ms)
+        if ok and body:
+            ok = yield from self.conn.send_all(body, None, self.timeout_ms)
         if not ok:
             raise OSError(errno.ETIMEDOUT)
         resp = Response(self.conn, self.timeout_ms)

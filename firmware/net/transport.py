@@ -213,16 +213,22 @@ def open_tcp(addr, timeout_ms, tls=None, server_hostname=None):
                 raise OSError(errno.ETIMEDOUT)
             yield 5
         if tls is not None:
-            # The handshake blocks (with a timeout): MicroPython's TLS has no non-blocking handshake.
-            # The TLS socket is what is polled from then on (CPython detaches the plain one).
-            sock.settimeout(timeout_ms / 1000)
-            sock = tls.wrap_socket(sock, server_hostname=server_hostname)
-            sock.setblocking(False)
+            sock = wrap_tls(sock, tls, server_hostname, timeout_ms)
         return Connection(sock, port)
     except (OSError, ValueError) as e:  # ValueError: TLS verification failed
         sock.close()
         print("upy-at: connect to %s:%d failed: %r" % (addr[0], addr[1], e))
         return None
+
+
+def wrap_tls(sock, tls, server_hostname, timeout_ms):
+    """The TLS handshake on a connected socket; returns the TLS socket, non-blocking, which is what is polled
+    from then on (CPython detaches the plain one). The handshake blocks, with a timeout: MicroPython's TLS
+    has no non-blocking handshake. OSError, or ValueError when verification fails."""
+    sock.settimeout(timeout_ms / 1000)
+    sock = tls.wrap_socket(sock, server_hostname=server_hostname)
+    sock.setblocking(False)
+    return sock
 
 
 class Server:
