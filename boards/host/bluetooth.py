@@ -10,7 +10,6 @@ thread runs them itself. An interpreter with a built-in ``ubluetooth`` uses that
 import json
 import os
 import select
-import socket
 import sys
 import time
 
@@ -23,10 +22,13 @@ FLAG_NOTIFY = 0x0010
 FLAG_INDICATE = 0x0020
 
 _MICROPYTHON = sys.implementation.name == "micropython"
+# The interpreter's own sockets: boards/host/socket.py is the virtual network's, for the firmware's links.
 if _MICROPYTHON:
     import _thread
     import micropython
+    import usocket as _socket
 else:
+    import _socket
     import threading
 
 _DEFAULT_MAC = "240ac4000003"
@@ -110,12 +112,12 @@ class _Link:
 
     @staticmethod
     def _connect(path):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             if _MICROPYTHON:
                 import struct
 
-                s.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
+                s.connect(struct.pack("H", _socket.AF_UNIX) + path.encode() + b"\0")
             else:
                 s.connect(path)
             return s
