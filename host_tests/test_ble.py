@@ -282,6 +282,9 @@ def test_commands_without_micropython_api(interp, air):
     emu = module(interp, air, SERVER_MAC)
     try:
         assert emu.command("AT+BLEADVSTART") == [b"ERROR"]  # BLE not initialised
+        ok(emu, "AT+CIPMODE=1")
+        assert emu.command("AT+BLEINIT=2") == [b"ERROR"]  # not beside Wi-Fi passthrough (§6.1)
+        ok(emu, "AT+CIPMODE=0")
         assert ok(emu, "AT+BLEINIT?") == [b"+BLEINIT:0"]
         ok(emu, "AT+BLEINIT=2")
         assert ok(emu, "AT+BLEINIT?") == [b"+BLEINIT:2"]

@@ -188,6 +188,8 @@ def s_bleinit(at, init):
         return None
     if init and role:
         raise AtError(E_EXEC)  # the role changes only through AT+BLEINIT=0 or a restart
+    if init and at.family("tcpip").cipmode:
+        raise AtError(E_EXEC)  # BLE and Wi-Fi passthrough cannot coexist (seed 004 §6.1)
     _at = at
     if init == 0:
         _deinit()
