@@ -1,7 +1,7 @@
 """esp-at's BLE scanning (seed 004 §6.2.4-6.2.5): scan parameters, and AT+BLESCAN's +BLESCAN lines, an
 advert merged with its scan response in an active scan (MicroPython reports them as two events)."""
 from at.compat import const
-from at.parser import AtError, num, text, E_INVALID
+from at.parser import AtError, num, text, E_EXEC, E_INVALID
 from cmds import ble
 
 _SCAN_RESULT = const(5)
@@ -59,7 +59,11 @@ def s_blescan(at, enable, duration, filter_type, filter_value):
     ble.on_deinit(_reset)
     _scan = [bool(duration), filter_type, value, {}]
     interval, window = scan_param[3] * 625, scan_param[4] * 625
-    ble.radio.gap_scan((duration or 0) * 1000, interval, window, scan_param[0] == 1)
+    try:
+        ble.radio.gap_scan((duration or 0) * 1000, interval, window, scan_param[0] == 1)
+    except OSError:
+        _scan = None
+        raise AtError(E_EXEC)
     return None
 
 
