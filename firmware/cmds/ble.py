@@ -7,7 +7,7 @@ security). On the chip the handler runs on the NimBLE task: it copies what it ke
 with the call) and only queues URCs.
 """
 import bluetooth
-from at import engine
+from at import engine  # the type of _at, for mypy
 from at.compat import const, ticks_ms, ticks_diff
 from at.parser import AtError, num, text, hexstr, E_EXEC, E_INVALID
 
@@ -18,7 +18,6 @@ _CENTRAL_DISCONNECT = const(2)
 _PERIPHERAL_CONNECT = const(7)
 _PERIPHERAL_DISCONNECT = const(8)
 _MTU_EXCHANGED = const(21)
-_CONNECTION_UPDATE = const(27)
 _SECURITY = (28, 29, 30, 31)  # encryption, secrets, passkeys: the security module, loaded on the first
 _CONNECT_GRACE_MS = const(2000)  # beyond the scan time: how long AT+BLECONN waits for the link
 DEFAULT_NAME = "ESP-AT"
