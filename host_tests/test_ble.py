@@ -359,6 +359,7 @@ def test_pairing_passkey_and_bond_across_restart(interp, air):
             peer.run(conn.encrypt(), timeout=30)
             assert emu.line() == b"+BLEAUTHCMPL:0,0"
             assert keyboard.shown[1:] == []  # no new pairing: the bond's key
+        assert emu.line() == b'+BLEDISCONN:0,"c0:ff:ee:00:00:01"'  # the peer left the air: its link timed out
         ok(emu, "AT+BLEENCCLEAR")
         assert ok(emu, "AT+BLEENCDEV?") == []
     finally:

@@ -81,3 +81,17 @@ class AirLink(link.LocalLink):
             return
         source = connection.self_address
         asyncio.get_running_loop().call_soon(destination.on_link_acl_data, source, transport, data)
+
+    def remove_controller(self, controller):
+        # Gap: a controller that leaves (its module reset, its peer's socket closed) leaves its links open on
+        # the other side for ever. A radio's supervision timeout ends them: so does this.
+        super().remove_controller(controller)
+        for connection in list(controller.le_connections.values()):
+            peer = self.find_le_controller(connection.peer_address)
+            theirs = peer.le_connections.get(connection.self_address) if peer is not None else None
+            if theirs is not None:
+                peer.on_le_disconnected(theirs, hci.HCI_ErrorCode.CONNECTION_TIMEOUT_ERROR)
+
+    def send_ll_control_pdu(self, sender_address, receiver_address, packet):
+        if self.find_le_controller(receiver_address) is not None:  # not to a controller that has left
+            super().send_ll_control_pdu(sender_address, receiver_address, packet)

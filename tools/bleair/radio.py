@@ -21,6 +21,15 @@ from bleair.gaps import AirController
 from bleair.gattops import GattClient, GattServer
 
 log = logging.getLogger("ble_air")
+DISCONNECT_WAIT_S = 3
+
+
+async def _drop(connection):
+    """Disconnect, and do not wait for ever for a peer that has gone."""
+    try:
+        await asyncio.wait_for(connection.disconnect(), DISCONNECT_WAIT_S)
+    except Exception:
+        pass
 
 
 class AirDevice(Device):
@@ -179,13 +188,9 @@ class Radio(GattServer, GattClient):
             await self.shutdown()
 
     async def shutdown(self):
+        """The module is gone (reset, killed): its controller leaves the air, its peers' links time out."""
         self.active = False
         if self.device is not None:
-            for connection in list(self.conns.values()):
-                try:
-                    await connection.disconnect()
-                except Exception:
-                    pass
             self.ctrl.le_legacy_advertiser.stop()
             self.air.link.remove_controller(self.ctrl)
 
@@ -209,7 +214,7 @@ class Radio(GattServer, GattClient):
             return on
         if not on:
             for connection in list(self.conns.values()):
-                await connection.disconnect()
+                await _drop(connection)
             await self._adv_off()
             if self.device.is_scanning:
                 await self.device.stop_scanning()
@@ -345,7 +350,7 @@ class Radio(GattServer, GattClient):
         connection = self.conns.get(conn)
         if connection is None:
             return False
-        await connection.disconnect()
+        await _drop(connection)
         return True
 
     # ---- security ----
