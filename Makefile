@@ -28,6 +28,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench
+	$(PY) tools/bench_ble
 
 # Compile firmware/ and the board config to .mpy files in build/mpy (what `make deploy` copies).
 mpy: $(STAMP)
