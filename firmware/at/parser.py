@@ -4,7 +4,9 @@ Rules (esp-at, seed 004 §2): commands are case-insensitive, the ``AT`` prefix t
 their case); strings are double-quoted
 with ``\\`` escapes (any escaped byte stands for itself, so ``\\,`` ``\\"`` ``\\\\`` work); an empty field
 means "omitted"; a trailing comma is allowed. Spaces after commas are skipped. *Loose* commands
-(Alibaba, cellular) also take unquoted strings.
+(Alibaba, cellular) also take unquoted strings. A ``rest`` parameter, always the last, takes the rest of
+the line: a quoted string that ends the line, else (loose commands) the bytes as written, commas and
+quotes included (seed 000 writes ``AT+IDMPP={"LightStatus":1}``).
 """
 from at.compat import const
 
@@ -20,6 +22,7 @@ BOOT = const(32)  # table flag: the family's boot(at) runs at start-up, before "
 INT = const(0)
 STR = const(1)
 HEX = const(2)
+REST = const(3)
 
 # esp-at error sub-codes (category 0x01, reference §3): ERR CODE = 0x01SSEEEE.
 E_NO_PREFIX = const(0x01030000)
@@ -50,6 +53,11 @@ def num(lo, hi, opt=False):
 def text(maxlen, minlen=0, opt=False):
     """A string parameter of minlen..maxlen bytes (UTF-8)."""
     return (STR, minlen, maxlen, opt)
+
+
+def rest(maxlen, minlen=0):
+    """The last parameter: the rest of the line as a string (see the module doc)."""
+    return (REST, minlen, maxlen, False)
 
 
 def hexstr(maxbytes, opt=False):
@@ -87,14 +95,18 @@ def split_line(line):
     return name.decode(), form, args
 
 
-def _fields(s):
-    """Split argument bytes into fields: (quoted: bool, raw bytes), honouring quotes and escapes."""
+def _fields(s, limit=0):
+    """Split argument bytes into fields: (quoted: bool, raw bytes), honouring quotes and escapes. With
+    ``limit``, field number ``limit`` is the rest of the line (a ``rest`` parameter)."""
     out = []
     i = 0
     n = len(s)
     while True:
         while i < n and s[i] == 32:
             i += 1
+        if len(out) == limit - 1:
+            out.append(_rest(s, i))
+            return out
         if i < n and s[i] == 34:  # quoted string
             i += 1
             val = bytearray()
@@ -128,6 +140,21 @@ def _fields(s):
         i += 1  # the comma
 
 
+def _rest(s, i):
+    """The rest of the line from ``i``: (True, value) when it is one quoted string, else (False, raw)."""
+    raw = bytes(s[i:]).strip()
+    if raw[:1] == b'"':
+        try:
+            fields = _fields(raw)
+            if len(fields) == 1:
+                return fields[0]
+        except AtError:
+            pass
+        if len(raw) > 1 and raw[-1:] == b'"':  # quotes inside left unescaped: what is between the outer two
+            return True, raw[1:-1]
+    return False, raw
+
+
 def _decode(raw, index):
     try:
         return raw.decode()
@@ -144,8 +171,8 @@ def _integer(raw, index):
 
 def parse_args(s, spec, loose=False):
     """Parse argument bytes by ``spec`` (a tuple of num/text/hexstr); omitted fields become None."""
-    fields = _fields(s)
     need = len(spec)
+    fields = _fields(s, need if need and spec[-1][0] == REST else 0)
     while len(fields) > need and fields[-1] == (False, b""):
         fields.pop()  # trailing commas
     if len(fields) > need:
