@@ -88,6 +88,7 @@ class ThingPlatform:
         self.codes = {}
         self.posts = []  # (topic, parsed JSON) of every post the device made
         agent.on(thing(pk, dn, "thing/event/+/post"), self._post)
+        agent.subscribe(thing(pk, dn, "thing/service/property/set_reply"))
         agent.subscribe(thing(pk, dn, "thing/service/+"))
         agent.subscribe(thing(pk, dn, "rrpc/response/+"))
 

@@ -115,8 +115,9 @@ class Link:
             at.reply("+%sCRED:%s,%s,%s" % (self.name, c[0], c[1], mask(c[2])))
 
     # ---- connecting -------------------------------------------------------------------------------
-    def connect(self, at, host, port):
-        """Generator for AT+<name>CONN: connect, answer +<name>STATE:1 (OK follows), save the endpoint."""
+    def connect(self, at, host, port, ready=None):
+        """Generator for AT+<name>CONN: connect, run ``ready(link)`` (a generator: what the command set
+        needs before it reports the connection), answer +<name>STATE:1 (OK follows), save the endpoint."""
         if not wifi.station_up():
             raise AtError(E_NETWORK)
         ident = self.auth(at)
@@ -152,6 +153,8 @@ class Link:
             self.s.disconnect()
             self._report(0)
             raise AtError(E_CONNECT)
+        if ready is not None:
+            yield from ready(self)
         at.store.put_record(self.key + "host", (host, port))
         self.state = 1
         at.reply("+%sSTATE:1" % self.name)
