@@ -55,9 +55,9 @@ def text(maxlen, minlen=0, opt=False):
     return (STR, minlen, maxlen, opt)
 
 
-def rest(maxlen, minlen=0):
+def rest(maxlen, minlen=0, opt=False):
     """The last parameter: the rest of the line as a string (see the module doc)."""
-    return (REST, minlen, maxlen, False)
+    return (REST, minlen, maxlen, opt)
 
 
 def hexstr(maxbytes, opt=False):

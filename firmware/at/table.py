@@ -70,6 +70,7 @@ TABLE = (
     ("+GSLP", "basic", S, "deep-sleep for <time> ms"),
     ("+GSN", "cellular", E, "IMEI made from the MAC (cellular profile)"),
     ("+HTTPACTION", "cellular_http", T | S, "HTTP GET, POST or HEAD (cellular profile)", "+HTTPACTION: (0-2)"),
+    ("+HTTPC", "aliyun_http", S | L, "HTTP(S) GET or POST; the reply as +HTTPC:<len>,<body>"),
     ("+HTTPDATA", "cellular_http", S, "the body to POST, after DOWNLOAD (cellular profile)"),
     ("+HTTPINIT", "cellular_http", E, "start the HTTP service (cellular profile)"),
     ("+HTTPPARA", "cellular_http", Q | S | L, "HTTP parameters: URL, headers, timeout ... (cellular profile)"),
