@@ -119,3 +119,50 @@ class ThingPlatform:
     def answered(self, suffix):
         """The device's answers (topic, parsed JSON) on topics ending with ``suffix``."""
         return [(m.topic, json.loads(m.payload)) for m in self.agent.messages if m.topic.endswith(suffix)]
+
+
+# ---- OTA (cloud-protocols.md §4) -------------------------------------------------------------------
+
+
+class OtaPlatform:
+    """The platform's OTA side for one device, on a started ``CloudAgent``: records the versions the device
+    informs (``versions``) and its progress steps (``steps``, str), answers ``thing/ota/firmware/get`` with
+    the job offered (``data:{}`` when none), and ``offer(version, image, url, method)`` pushes a job whose
+    image the test serves at ``url``."""
+
+    def __init__(self, agent, pk, dn):
+        self.agent, self.pk, self.dn = agent, pk, dn
+        self.versions = []
+        self.steps = []
+        self.job = None
+        agent.on("/ota/device/inform/%s/%s" % (pk, dn), self._inform)
+        agent.on("/ota/device/progress/%s/%s" % (pk, dn), self._progress)
+        agent.on(thing(pk, dn, "thing/ota/firmware/get"), self._get)
+
+    def _inform(self, topic, payload):
+        msg = json.loads(payload)
+        assert msg["params"]["module"] == "MCU"
+        self.versions.append(msg["params"]["version"])
+
+    def _progress(self, topic, payload):
+        self.steps.append(json.loads(payload)["params"]["step"])
+
+    def _get(self, topic, payload):
+        msg = json.loads(payload)
+        return [(topic + "_reply", {"id": msg["id"], "code": 200, "data": self.job or {},
+                                    "message": "success"})]
+
+    def set_job(self, version, image, url, method="MD5", digest=None):
+        """The job the next query or push carries; ``digest`` overrides the image's (a corrupt download)."""
+        if method == "MD5":
+            self.job = {"size": len(image), "version": version, "url": url, "md5": digest or hashlib.md5(
+                image).hexdigest(), "sign": hashlib.md5(image).hexdigest(), "signMethod": "Md5", "module": "MCU"}
+        else:
+            self.job = {"size": len(image), "version": version, "url": url, "sign": digest or hashlib.sha256(
+                image).hexdigest(), "signMethod": "SHA256", "module": "MCU"}
+
+    def offer(self, *job, **kw):
+        """Push a job now on /ota/device/upgrade (``set_job``'s arguments)."""
+        self.set_job(*job, **kw)
+        self.agent.publish("/ota/device/upgrade/%s/%s" % (self.pk, self.dn), json.dumps(
+            {"code": "1000", "data": self.job, "id": 1507707025, "message": "success"}).encode())

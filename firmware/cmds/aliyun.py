@@ -46,14 +46,21 @@ def mask(secret):
     return secret[:3] + "***" + secret[-2:] if len(secret) > 5 else "***" if secret else ""
 
 
+LINKS = []  # every Link made, in the order made (the MCU OTA uses the first connected one)
+
+
 class Link:
     """What one command set (``name`` "IMQTT" or "IDM") keeps: its store records (keys ``<key>auth`` …), its
-    session and the lines its acks print. ``on_message(link, topic, data, pid)`` takes whole messages."""
+    session and the lines its acks print. ``on_message(link, event, topic, data)`` takes whole messages
+    (topic and data bytes) and must see that ``link.s.delivered(event)`` is called once; a message whose
+    topic starts with a prefix given to ``tap`` goes to that function instead."""
 
     def __init__(self, name, key, on_message):
         self.name = name
         self.key = key
         self.on_message = on_message
+        self.taps = []  # (topic prefix bytes, fn) that take messages before on_message
+        LINKS.append(self)
         self.s = None  # the net/session Session
         self.at = None
         self.state = 0  # 0 offline, 1 connected: what +<name>STATE last reported
@@ -247,7 +254,24 @@ class Link:
                 return
             data = bytes(self._pieces)
             self._pieces = bytearray()
-        self.on_message(self, ev, bytes(topic), data)
+        topic = bytes(topic)
+        for prefix, fn in self.taps:
+            if topic.startswith(prefix):
+                fn(self, ev, topic, data)
+                return
+        self.on_message(self, ev, topic, data)
+
+    def tap(self, prefix, fn):
+        """Messages on topics starting with ``prefix`` (bytes) go to ``fn`` (as on_message) from now on."""
+        for t in self.taps:
+            if t[0] == prefix:
+                self.taps.remove(t)
+                break
+        self.taps.append((prefix, fn))
+
+    @property
+    def connected(self):
+        return self.s is not None and self.s.connected
 
 
 def _rcvpub(link, ev, topic, data):
