@@ -248,11 +248,11 @@ def s_iotastx(at, frame):
     if frame >= len(_served):
         raise AtError(E_INVALID)
     n = min(_frame, _job[1] - frame * _frame)
-    data = bytearray(n)
     with open(IMAGE, "rb") as f:
         f.seek(frame * _frame)
-        if f.readinto(data) != n:
-            raise AtError(E_NO_JOB)
+        data = f.read(n)
+    if len(data) != n:
+        raise AtError(E_NO_JOB)
     at.write(b"+IOTASTX:%d,%d,%d," % (frame, n, crc.ccitt(data)) + binascii.hexlify(data).upper() + b"\r\n")
     if not _served[frame]:
         _served[frame] = 1
