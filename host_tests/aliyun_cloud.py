@@ -15,6 +15,15 @@ when the device came in on the TLS port.
 import hashlib
 import hmac
 import json
+import secrets
+import socket
+import ssl
+import struct
+import threading
+import urllib.parse
+
+from brokers import remaining_length
+from peers import LOOPBACK
 
 BAD_CREDENTIALS = 4
 DIGESTS = {"hmacmd5": hashlib.md5, "hmacsha1": hashlib.sha1, "hmacsha256": hashlib.sha256}
@@ -30,6 +39,11 @@ def sign(method, secret, fields):
     return hmac.new(secret.encode(), content.encode(), DIGESTS[method]).hexdigest()
 
 
+def register_sign(product_secret, pk, dn, random):
+    return hmac.new(product_secret.encode(), ("deviceName%sproductKey%srandom%s" % (dn, pk, random)).encode(),
+                    hashlib.sha256).hexdigest()
+
+
 def client_params(client_id):
     """(cid, {param: value}) of an Aliyun clientId ``<cid>|k=v,k=v|``; None if it is not one."""
     parts = client_id.split("|")
@@ -40,11 +54,33 @@ def client_params(client_id):
 
 
 class AliyunCloud:
-    """``devices``: {(productKey, deviceName): DeviceSecret}. ``logins`` lists (clientId, accepted)."""
+    """``devices``: {(productKey, deviceName): DeviceSecret}; ``products``: {productKey: ProductSecret} for
+    dynamic registration. ``logins`` lists (clientId, accepted); ``tokens`` {(pk, dn): (clientId,
+    deviceToken)} what regnwl issued (``RegnwlFront``), which the broker then takes with ``authType=connwl``.
+    ``register_device`` answers ``POST /auth/register/device`` (mount it on an HTTPS double)."""
 
-    def __init__(self, devices):
+    def __init__(self, devices, products=None):
         self.devices = dict(devices)
+        self.products = dict(products or {})
         self.logins = []
+        self.tokens = {}
+        self.registrations = []  # (pk, dn, accepted) of register/device and regnwl
+
+    def register_device(self, request):
+        """AUTHMODE 1: the device secret of a pre-registered device for a request signed with the product
+        secret (HMAC-SHA256 over deviceName<dn>productKey<pk>random<r>); code 6250 otherwise."""
+        fields = {k: v[0] for k, v in urllib.parse.parse_qs(request.body.decode()).items()}
+        pk, dn = fields.get("productKey", ""), fields.get("deviceName", "")
+        ok = (request.method == "POST" and fields.get("signMethod", "").lower() == "hmacsha256"
+              and pk in self.products and (pk, dn) in self.devices and "random" in fields
+              and hmac.compare_digest(fields.get("sign", "").lower(), register_sign(self.products[pk], pk, dn,
+                                                                                    fields["random"])))
+        self.registrations.append((pk, dn, ok))
+        if not ok:
+            return 200, b'{"code":6250,"message":"sign check failed"}'
+        return 200, json.dumps({"code": 200, "data": {"productKey": pk, "deviceName": dn,
+                                                      "deviceSecret": self.devices[(pk, dn)]},
+                                "message": "success"}).encode()
 
     def mqtt_rule(self, client_id, username, password, attempt=None):
         ok = self._check(client_id, username, password, attempt)
@@ -57,6 +93,10 @@ class AliyunCloud:
             return False
         cid, params = parsed
         dn, pk = username.split("&", 1)
+        if params.get("authType") == "connwl":
+            issued = self.tokens.get((pk, dn))
+            return (issued is not None and issued == (cid, password) and params.get("securemode") == "-2"
+                    and (attempt is None or attempt.tls))
         secret = self.devices.get((pk, dn))
         method = params.get("signmethod")
         if secret is None or method not in DIGESTS:
@@ -166,3 +206,144 @@ class OtaPlatform:
         self.set_job(*job, **kw)
         self.agent.publish("/ota/device/upgrade/%s/%s" % (self.pk, self.dn), json.dumps(
             {"code": "1000", "data": self.job, "id": 1507707025, "message": "success"}).encode())
+
+
+# ---- regnwl (cloud-protocols.md §2b) ---------------------------------------------------------------
+
+
+def _read_packet(sock):
+    """(first byte, body) of one MQTT packet from a blocking socket."""
+    def exact(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+    first = exact(1)[0]
+    length, shift = 0, 0
+    while True:
+        digit = exact(1)[0]
+        length |= (digit & 0x7F) << shift
+        shift += 7
+        if not digit & 0x80:
+            break
+    return first, exact(length)
+
+
+def _connect_fields(body):
+    """(client_id, username, password) of a CONNECT packet's body."""
+    def string(i):
+        n = struct.unpack("!H", body[i:i + 2])[0]
+        return body[i + 2:i + 2 + n].decode(), i + 2 + n
+    _, i = string(0)
+    flags = body[i + 1]
+    client_id, i = string(i + 4)
+    if flags & 0x04:  # a will: topic and message
+        _, i = string(i)
+        _, i = string(i)
+    username = password = None
+    if flags & 0x80:
+        username, i = string(i)
+    if flags & 0x40:
+        password, i = string(i)
+    return client_id, username, password
+
+
+class RegnwlFront:
+    """The MQTT endpoint as the device meets it for AUTHMODE 2, on 127.0.0.1 over TLS (``pki``'s server
+    certificate): a CONNECT with ``authType=regnwl`` signed with the product secret gets CONNACK 0, then
+    ``/ext/regnwl`` with a fresh clientId and deviceToken (recorded in ``cloud.tokens``), and the connection
+    is closed, as the platform does; a bad sign gets CONNACK 4. Every other connection is passed on to
+    ``broker``'s TLS port, CONNECT included, so the broker's rule decides it."""
+
+    def __init__(self, cloud, broker, pki):
+        self.cloud, self.broker = cloud, broker
+        self.server_ctx = pki.server_context()
+        self.client_ctx = broker.client_tls_context()
+        self.client_ctx.check_hostname = False  # the broker serves the cloud's name; the chain is still checked
+        self.sock = socket.socket()
+        self.sock.bind((LOOPBACK, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self._threads = []
+        self._open = []
+
+    def __enter__(self):
+        t = threading.Thread(target=self._accept, daemon=True)
+        t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+        for s in self._open:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def _accept(self):
+        while True:
+            try:
+                raw, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _serve(self, raw):
+        try:
+            conn = self.server_ctx.wrap_socket(raw, server_side=True)
+            self._open.append(conn)
+            first, body = _read_packet(conn)
+            client_id, username, password = _connect_fields(body)
+            if "authType=regnwl" in client_id:
+                self._regnwl(conn, client_id, username, password)
+                conn.close()
+                return
+            upstream = self.client_ctx.wrap_socket(socket.create_connection((LOOPBACK, self.broker.tls_port)),
+                                                   server_hostname="localhost")
+            self._open.append(upstream)
+            upstream.sendall(bytes([first]) + remaining_length(len(body)) + body)
+            threading.Thread(target=self._pipe, args=(upstream, conn), daemon=True).start()
+            self._pipe(conn, upstream)
+        except (OSError, ConnectionError, ssl.SSLError, ValueError):
+            pass
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(4096)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def _regnwl(self, conn, client_id, username, password):
+        parsed = client_params(client_id)
+        dn, pk = (username or "&").split("&", 1)
+        params = parsed[1] if parsed else {}
+        ok = (parsed is not None and parsed[0] == "%s.%s" % (dn, pk) and pk in self.cloud.products
+              and params.get("signmethod") == "hmacsha256" and params.get("securemode") == "2"
+              and "random" in params and password is not None
+              and hmac.compare_digest(password.lower(), register_sign(self.cloud.products[pk], pk, dn,
+                                                                      params["random"])))
+        self.cloud.registrations.append((pk, dn, ok))
+        if not ok:
+            conn.sendall(b"\x20\x02\x00\x04")
+            return
+        issued = ("%s.%s" % (pk, secrets.token_hex(6)), secrets.token_hex(16))
+        self.cloud.tokens[(pk, dn)] = issued
+        conn.sendall(b"\x20\x02\x00\x00")
+        topic = b"/ext/regnwl"
+        payload = json.dumps({"clientId": issued[0], "productKey": pk, "deviceName": dn,
+                              "deviceToken": issued[1]}).encode()
+        body = struct.pack("!H", len(topic)) + topic + payload
+        conn.sendall(b"\x30" + remaining_length(len(body)) + body)

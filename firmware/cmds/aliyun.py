@@ -37,7 +37,7 @@ E_IDENTITY = 6  # no identity saved (AT+IMQTTAUTH / AT+IMQTTCRED) or AUTHMODE no
 TIMESTAMP = "2524608000000"  # what Alibaba's C SDK signs: the cloud checks the sign, not the clock
 MESSAGE_MAX = 1024  # the module's receive buffer; longer messages arrive in pieces and are joined
 PARA_TAGS = ("TIMEOUT", "TLS", "KEEPALIVE", "AUTHMODE", "HEARTBEAT", "SDK")
-PARA_RANGES = ((1, 60), (0, 1), (30, 1200), (0, 0), (1, 3600), (0, 1))
+PARA_RANGES = ((1, 60), (0, 1), (30, 1200), (0, 2), (1, 3600), (0, 1))
 PARA_DEFAULT = (5, 1, 1200, 0, 25, 0)  # the manual's query example
 
 
@@ -84,9 +84,17 @@ class Link:
     def sdk(self, at):
         return self.para(at)[5] == 1
 
+    def nwl(self, at):
+        """[clientId, deviceToken] of a regnwl registration (AUTHMODE 2), or None."""
+        rec = at.store.get_record(self.key + "nwl", 2)
+        return None if rec is None else [f.decode() for f in rec]
+
     def set_auth(self, at, pk, dn, ds, ps):
         if not pk or not dn or not (ds or ps):
             raise AtError(E_INVALID)
+        old = self.auth(at)
+        if old is None or old[0] != pk or old[1] != dn:
+            at.store.erase(self.key + "nwl")  # another device: its regnwl token is not ours
         at.store.put_record(self.key + "auth", (pk, dn, ds or "", ps or ""))
 
     def q_auth(self, at):
@@ -128,9 +136,10 @@ class Link:
         if not wifi.station_up():
             raise AtError(E_NETWORK)
         ident = self.auth(at)
-        if self.cred(at) is None and (ident is None or not ident[2]):
-            raise AtError(E_IDENTITY)
         p = self.para(at)
+        mode = 0 if self.cred(at) is not None else p[3]  # AT+<name>CRED's login needs no registration
+        if self.cred(at) is None and not self._can_login(at, ident, mode):
+            raise AtError(E_IDENTITY)
         if host is None:
             rec = at.store.get_record(self.key + "host", 2)
             if rec is not None:
@@ -140,10 +149,16 @@ class Link:
             else:
                 raise AtError(E_INVALID)
         tls = None
-        if p[1]:
+        if p[1] or mode == 2:  # regnwl and connwl are TLS only
             tls = pki.cloud_context()
             if tls is None:
                 raise AtError(E_CONNECT)
+        if mode == 1 and not ident[2]:
+            from cmds import aliyun_reg
+            yield from aliyun_reg.secret(at, self, ident)
+        elif mode == 2 and self.nwl(at) is None:
+            from cmds import aliyun_reg
+            yield from aliyun_reg.token(at, self, ident, host, port)
         cfg = session.Config(host, port, "", keepalive=p[2], tls=tls, timeout_ms=p[0] * 1000)
         if self.s is None:
             self.s = session.Session(at, cfg, self._event, True, MESSAGE_MAX + 300)
@@ -166,13 +181,26 @@ class Link:
         self.state = 1
         at.reply("+%sSTATE:1" % self.name)
 
+    def _can_login(self, at, ident, mode):
+        """Is there what AUTHMODE ``mode`` logs in with (or registers with)?"""
+        if ident is None:
+            return False
+        if mode == 0:
+            return bool(ident[2])
+        return bool(ident[3]) or bool(ident[2] if mode == 1 else self.nwl(at))
+
     def _credentials(self, cfg):
-        """Before every attempt: AT+<name>CRED's login as given, else the signed one of AT+<name>AUTH."""
+        """Before every attempt: AT+<name>CRED's login as given, else the regnwl token's (AUTHMODE 2), else
+        the one signed with the device secret."""
         c = self.cred(self.at)
         if c is not None:
             cfg.client_id, cfg.user, cfg.password = c[0], c[1] or None, c[2] or None
             return
         a = self.auth(self.at)
+        n = self.nwl(self.at) if self.para(self.at)[3] == 2 else None
+        if n is not None:
+            cfg.client_id, cfg.user, cfg.password = aliyun.connwl_credentials(n[0], a[0], a[1], n[1])
+            return
         cfg.client_id, cfg.user, cfg.password = aliyun.mqtt_credentials(
             a[0], a[1], a[2], TIMESTAMP, 2 if cfg.tls is not None else 3)
 
