@@ -116,6 +116,22 @@ def s_iapconfigstart(at, mode, prefix, pwd, aes_key):
         at.store.put_bytes("iap_aes", aes_key)
 
 
+p_ibleconfigstart = (num(0, 2), text(32, opt=True))
+
+
+def s_ibleconfigstart(at, mode, aes_key):
+    """Mode 0 forgets the provisioned AP as AT+IAPCONFIGSTART=0 does; BLE provisioning (1, 2) needs the BLE
+    family, which this firmware does not have yet: ERROR."""
+    if mode != 0:
+        raise AtError(E_INVALID)
+    wifi.forget_saved_ap(at)
+
+
+def e_ibleconfigstop(at):
+    """No BLE provisioning runs (see s_ibleconfigstart): ERROR."""
+    raise AtError(E_INVALID)
+
+
 def t_iapconfigstop(at):
     at.reply("+IBLECONFIGSTOP")  # sic: the manual's test response
 
