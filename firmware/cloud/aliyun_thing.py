@@ -78,6 +78,8 @@ def field(doc, key):
         i = _skip(doc, stop)
         if i < len(doc) and doc[i] == 44:
             i = _skip(doc, i + 1)
+    if i >= len(doc) or doc[i] != 125:  # }
+        raise ValueError("not a JSON object")
     return None
 
 
