@@ -330,6 +330,22 @@ def scripted(a):
         out(loop.run(4000, has("disconnected")))
 
 
+def flow(a):
+    """Against test_mqtt_client.ScriptedBroker's "flow" plan: messages held until ack()."""
+    c = mqtt.Client(b"f", timeout_ms=2000, flow=True)
+    if not connect(c, a["port"], timeout_ms=800):
+        return
+    loop = Loop(c)
+    out(loop.run(1000, count("message", 2)) + loop.run(300))
+    c.publish(b"marker", b"", 0)
+    c.ack(5, 1)
+    c.ack(6, 2)
+    c.ack(6, 2)  # twice: nothing more
+    out("acked")
+    loop.run(300)
+    out(c.disconnect())
+
+
 def tls(a):
     with open(a["ca"], "rb") as f:
         ca = f.read()
@@ -366,7 +382,7 @@ def codec(a):
 
 
 SCENARIOS = dict(codes=codes, pubsub=pubsub, keepalive=keepalive, broker_dies=broker_dies, thousand=thousand,
-                 scripted=scripted, tls=tls, codec=codec)
+                 scripted=scripted, flow=flow, tls=tls, codec=codec)
 
 if __name__ == "__main__":
     with open(sys.argv[3]) as f:

@@ -6,7 +6,8 @@ command here runs in the background), and under MicroPython its heap must stay f
 
 How answers are counted (echo is off, so the output holds only responses):
 - the engine frames lines at CR LF, a lone CR or a lone LF (a CR LF split across two reads is one
-  terminator); ``frame()`` below is that rule, written independently of the firmware;
+  terminator), except that an LF inside double quotes is data (DESIGN §3; a backslash escapes the byte
+  after it); ``frame()`` below is that rule, written independently of the firmware;
 - an empty line gets no answer; a line longer than 256 bytes gets ERROR; any other line gets exactly
   one ``OK`` or ``ERROR`` line;
 - lines that could restart the module, change the UART, turn echo back on, enter data-input mode
@@ -58,13 +59,18 @@ def frame(stream):
     lines = []
     start = i = 0
     n = len(stream)
+    quoted = escaped = False
     while i < n:
         c = stream[i]
-        if c == 13 or c == 10:
+        if c == 13 or (c == 10 and not quoted):
             lines.append(stream[start:i])
             i += 2 if c == 13 and i + 1 < n and stream[i + 1] == 10 else 1
             start = i
+            quoted = escaped = False
         else:
+            if c == 34 and not escaped:
+                quoted = not quoted
+            escaped = c == 92 and not escaped
             i += 1
     return lines, stream[start:]
 

@@ -440,6 +440,14 @@ class ScriptedBroker:
         conn.sendall(b"\x90\x05" + body[:2] + b"\x00\x80\x02")
         self.until_eof(conn, got)
 
+    def plan_flow(self, conn, got):
+        self.read_packet(conn, got)
+        q1 = b"\x00\x01x\x00\x05one"
+        q2 = b"\x00\x01x\x00\x06two"
+        conn.sendall(CONNACK_OK + b"\x32" + remaining_length(len(q1)) + q1 + b"\x34" + remaining_length(len(q2)) + q2
+                     + b"\x3c" + remaining_length(len(q2)) + q2)  # QoS 1, QoS 2, the QoS 2 again (DUP)
+        self.until_eof(conn, got)
+
     def close(self):
         self.sock.close()
 
@@ -499,6 +507,24 @@ def test_scripted_brokers(interp):
     assert rx["qos2"][5][1] == b"\x00\x09"
     assert 0xC0 in kinds("mute")  # the PINGREQ that went unanswered
     assert kinds("suback")[1] == 0x82
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_flow_mode_acks_only_what_was_delivered(interp):
+    """flow=True: messages are events with their packet id; the PUBACK (QoS 1) and PUBREC (QoS 2) go only when
+    ack() says the message was delivered (after the marker PUBLISH the driver sends first), a QoS 2 repeat not
+    yet acked is not delivered twice."""
+    broker = ScriptedBroker(["flow"])
+    try:
+        lines = run_driver(interp, "flow", dict(port=broker.port))
+        broker.thread.join(15)
+    finally:
+        broker.close()
+    assert not broker.errors, broker.errors
+    assert lines == [["connect", 0], [["message", "x", "one", 1, 0, 0, 5, 0, 3], ["message", "x", "two", 2, 0, 0, 6, 0, 3]],
+                     "acked", [["disconnected", "user"]]]
+    assert [(p[0], p[1][:2]) for p in broker.received[0]][1:] == [
+        (0x30, b"\x00\x06"), (0x40, b"\x00\x05"), (0x50, b"\x00\x06"), (0xE0, b"")]  # marker, PUBACK, PUBREC
 
 
 # ---- the decoder on both interpreters ------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from brokers import remaining_length
 
 from net import mqtt
+from net import mqtt_codec
 from net.mqtt_codec import Decoder, ProtocolError
 
 
@@ -376,3 +377,64 @@ def test_backoff_doubles_up_to_the_cap_and_resets():
     for _ in range(100):
         b.next_ms()
     assert b.next_ms() == 3000
+
+
+# ---- stream mode: a PUBLISH longer than the buffer comes in pieces ---------------------------------
+
+
+def whole_and_pieces(packets):
+    """The PUBLISH of each run of PUBLISH_PART pieces joined again (checking offsets and totals), others as is."""
+    out = []
+    for p in packets:
+        if p[0] == mqtt_codec.PUBLISH_PART:
+            _, topic, data, qos, retain, dup, pid, offset, total = p
+            if offset == 0:
+                out.append([mqtt.PUBLISH, topic, b"", qos, retain, dup, pid, total])
+            assert out[-1][1] == topic and len(out[-1][2]) == offset and out[-1][7] == total
+            out[-1][2] += data
+        else:
+            out.append(list(p))
+    return out
+
+
+def test_stream_mode_splits_what_exceeds_the_buffer_as_esp_at_does():
+    payload = bytes(i % 251 for i in range(5000))
+    pkt = publish(b"a/topic", payload, 1, 77, retain=1)  # 3-byte fixed header, 2 + 7 + 2 of variable header
+    got = feed_all(Decoder(1024, stream=True), pkt)
+    assert [p[0] for p in got] == [mqtt_codec.PUBLISH_PART] * 5
+    assert [len(p[2]) for p in got] == [1024 - 3 - 11, 1024, 1024, 1024, 5000 - 1010 - 3072]
+    assert [p[7] for p in got] == [0, 1010, 2034, 3058, 4082] and {p[8] for p in got} == {5000}
+    assert {p[1:7] for p in got} == {(b"a/topic", p[2], 1, 1, 0, 77) for p in got}  # topic, qos, retain, dup, pid
+    assert b"".join(p[2] for p in got) == payload
+    # what fits (headers included) comes whole, as without stream mode
+    fits = publish(b"t", bytes(1024 - 3 - 3), 0)
+    assert len(fits) == 1024 and feed_all(Decoder(1024, stream=True), fits) == feed_all(Decoder(1024), fits)
+
+
+def test_stream_mode_pieces_are_the_same_at_every_split_and_the_stream_goes_on():
+    stream = CONNACK + publish(b"big", bytes(range(256)) * 3, 2, 9) + PUBACK + publish(b"t", b"small") + PINGRESP
+    whole = feed_all(Decoder(300, stream=True), stream)
+    assert whole_and_pieces(whole) == [[mqtt.CONNACK, 1, 0], [mqtt.PUBLISH, b"big", bytes(range(256)) * 3, 2, 0, 0, 9, 768],
+                                       [mqtt.PUBACK, 7], [mqtt.PUBLISH, b"t", b"small", 0, 0, 0, 0], [mqtt.PINGRESP]]
+    for cut in range(len(stream) + 1):
+        dec = Decoder(300, stream=True)
+        assert feed_all(dec, stream[:cut]) + feed_all(dec, stream[cut:]) == whole, cut
+    dec = Decoder(300, stream=True)
+    assert [p for i in range(len(stream)) for p in dec.feed(stream[i : i + 1])] == whole  # byte by byte
+
+
+def test_stream_mode_takes_any_size_with_its_one_buffer():
+    dec = Decoder(1024, stream=True)
+    buf = dec._buf
+    pkt = publish(b"t", bytes(200000), 0)
+    got = [p for i in range(0, len(pkt), 4096) for p in dec.feed(pkt[i : i + 4096])]
+    assert sum(len(p[2]) for p in got) == 200000 and dec._buf is buf and len(buf) == 1024
+
+
+def test_stream_mode_still_refuses_what_is_not_mqtt():
+    with pytest.raises(ProtocolError):  # a topic that cannot fit the buffer
+        feed_all(Decoder(64, stream=True), publish(b"t" * 100, bytes(10)))
+    with pytest.raises(ProtocolError):  # only PUBLISH may be long
+        feed_all(Decoder(64, stream=True), b"\x90" + remaining_length(100) + bytes(100))
+    with pytest.raises(ProtocolError):  # a zero packet id in a long QoS 1 PUBLISH
+        feed_all(Decoder(64, stream=True), publish(b"t", bytes(100), 1, 0))

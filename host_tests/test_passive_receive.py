@@ -267,3 +267,13 @@ def test_mcu_closes_a_link_that_still_holds_bytes(emu, tcp_echo):
     assert emu.command("AT+CIPCLOSE=0") == [b"0,CLOSED", b"OK"]
     assert emu.command("AT+CIPRECVLEN?") == [b"+CIPRECVLEN:-1,-1,-1,-1,-1", b"OK"]
     assert client.closed == []
+
+
+def test_cipdinfo_adds_the_remote_to_ciprecvdata(emu, tcp_echo):
+    emu.online("AT+CIPRECVTYPE=1", "AT+CIPDINFO=1")
+    tcp_echo.set_mode("sink")
+    open_link(emu, 0, 0, tcp_echo.port)
+    tcp_echo.wait_connections(1)[0].send(b"abc")
+    assert emu.line() == b"+IPD,3"  # passive +IPD has no address: AT+CIPRECVDATA carries it
+    emu.send(b"AT+CIPRECVDATA=10\r\n")
+    assert emu.read_until(b"\r\nOK\r\n") == b'+CIPRECVDATA:3,"127.0.0.1",%d,abc\r\n\r\nOK\r\n' % tcp_echo.port

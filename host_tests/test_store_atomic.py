@@ -358,3 +358,25 @@ def test_two_handles_on_one_namespace_keep_each_others_keys(board):
     except OSError:
         got = None
     assert got == 1, "a commit through a second esp32.NVS('upyat') handle erased a key the first one had committed"
+
+
+def test_a_record_holds_several_values_under_one_key(Store):
+    """A setting of several values (AT+CWJAP's SSID, password, BSSID) is one blob: one write, one key."""
+    s = Store("upyat")
+    spy = Spy(s)
+    ssid = 'ab,c"d\\e'  # separators and quotes are data
+    s.put_record("rec", (ssid, b"\x00pw\xff", b"", 7200))
+    assert spy.sets == ["rec", "_keys"] and spy.commits == 1
+    for t in (s, Store("upyat")):
+        assert t.get_record("rec", 4) == [ssid.encode(), b"\x00pw\xff", b"", b"7200"]
+        assert t.get_record("rec", 3) is None  # not the shape asked for
+        assert t.get_record("missing", 4) is None
+    s.put_bytes("torn", b"\x05abc")  # a length past the end
+    assert s.get_record("torn", 1) is None
+    with pytest.raises(ValueError):
+        s.put_record("rec", (b"x" * 256,))
+    assert Store("upyat").get_record("rec", 4)[3] == b"7200"  # a refused record leaves the old one
+    s.put_int("sysstore", 0)
+    s = Store("upyat")
+    s.save_record("rec", ("new", "", "", 1))  # AT+SYSSTORE=0: not saved
+    assert Store("upyat").get_record("rec", 4)[0] == ssid.encode()

@@ -131,3 +131,46 @@ def test_a_join_that_takes_too_long_answers_cwjap_1(emu):
     # 2.x <jap_timeout> is the 8th parameter
     assert emu.command('AT+CWJAP="%s","%s",,,,,,3' % AP, timeout=10) == [b"+CWJAP:1", b"ERROR"]
     assert emu.command("AT+CWSTATE?") == [b'+CWSTATE:0,""', b"OK"]
+
+
+# ---- AT+INETSTAT (seed 000 §5.7) follows the station however it joined ---------------------------
+INET_UP = b"+INETSTAT:4,192.168.11.101,24:0A:C4:00:00:01"
+INET_DOWN = b"+INETSTAT:5,0.0.0.0,24:0A:C4:00:00:01"
+INET_NEVER = b"+INETSTAT:1,0.0.0.0,24:0A:C4:00:00:01"
+
+
+def test_inetstat_after_cwjap_then_a_loss(emu):
+    """The Alibaba family is first used after an esp-at AT+CWJAP: it still sees the join, and the loss."""
+    join(emu)
+    assert emu.command("AT+INETSTAT") == [INET_UP, b"OK"]
+    assert emu.control(op="ap_remove", ssid=AP[0])["ok"]
+    assert emu.line(timeout=5) == b"WIFI DISCONNECT"
+    assert emu.line(timeout=5) == INET_DOWN
+    assert emu.command("AT+INETSTAT") == [INET_DOWN, b"OK"]
+
+
+def test_inetstat_before_any_join_then_iwificonnect_then_a_loss(emu):
+    assert emu.command("ATE0")[-1] == b"OK"
+    assert emu.command("AT+INETSTAT") == [INET_NEVER, b"OK"]
+    assert emu.command("AT+IWIFICONNECT=%s,%s" % AP) == [b"OK"]
+    assert [emu.line(timeout=10) for _ in range(3)] == [b"WIFI CONNECTED", b"WIFI GOT IP", INET_UP]
+    assert emu.command("AT+INETSTAT") == [INET_UP, b"OK"]
+    assert emu.control(op="ap_remove", ssid=AP[0])["ok"]
+    assert [emu.line(timeout=5) for _ in range(2)] == [b"WIFI DISCONNECT", INET_DOWN]
+    assert emu.command("AT+INETSTAT") == [INET_DOWN, b"OK"]
+    # the AP comes back: the monitor rejoins it, and the Alibaba MCU hears of it
+    emu.control(op="ap_add", ssid=AP[0], password=AP[1], bssid="02:00:00:00:00:01", channel=6, rssi=-50)
+    assert [emu.line(timeout=10) for _ in range(3)] == [b"WIFI CONNECTED", b"WIFI GOT IP", INET_UP]
+
+
+def test_inetstat_after_autoconnect_at_boot(interp):
+    with tempfile.TemporaryDirectory() as state:
+        with boot(interp, state) as emu:
+            join(emu)
+        with Emulator(interp, state=state) as emu:
+            assert emu.line(timeout=10) == b"WIFI CONNECTED"
+            assert emu.line(timeout=5) == b"WIFI GOT IP"
+            assert emu.command("ATE0")[-1] == b"OK"
+            assert emu.command("AT+INETSTAT") == [INET_UP, b"OK"]
+            assert emu.command("AT+CWQAP") == [b"OK"]
+            assert [emu.line(timeout=5) for _ in range(2)] == [b"WIFI DISCONNECT", INET_DOWN]

@@ -57,6 +57,7 @@ class Engine:
         self._line = bytearray(LINE_MAX)
         self._n = 0
         self._overflow = False
+        self._quote = 0  # the line's quote state (_scan)
         self._cr_wait = False  # a line ended by CR waits briefly for the LF of a CR LF
         self._mode = _LINE
         self._cmd = None
@@ -302,9 +303,7 @@ class Engine:
     # ---- command mode -------------------------------------------------------------------------
     def _line_feed(self, mv, i):
         n = len(mv)
-        j = i
-        while j < n and mv[j] != 13 and mv[j] != 10:
-            j += 1
+        j = self._scan(mv, i, n)
         end = j
         if j < n:
             end = j + 1
@@ -325,9 +324,25 @@ class Engine:
             self._end_line()
         return end
 
+    def _scan(self, mv, j, n):
+        """Where the line in mv[j:n] ends: at a CR, or at an LF outside double quotes (a lone LF inside a
+        quoted parameter is data, DESIGN §3); the quote state carries over between reads."""
+        q = self._quote  # bit 0: inside quotes, bit 1: the last byte was a backslash
+        while j < n:
+            c = mv[j]
+            if c == 13 or (c == 10 and not q & 1):
+                break
+            if c == 34 and not q & 2:
+                q ^= 1
+            q = q & 1 | 2 if c == 92 and not q & 2 else q & 1
+            j += 1
+        self._quote = q
+        return j
+
     def _end_line(self):
         n = self._n
         self._n = 0
+        self._quote = 0
         if self._overflow:
             self._overflow = False
             replies.espat(self, parser.E_LENGTH)  # no command was dispatched: esp-at's answer
@@ -336,6 +351,8 @@ class Engine:
 
     def _busy(self, mv):
         data = bytes(mv)
+        if not data.strip(b"\r\n"):
+            return  # an empty line is ignored, busy or not (a CR LF sent after data input)
         if _FORCE_RST + b"\r" in data or _FORCE_RST + b"\n" in data:
             self.write(b"\r\nWill force to restart!!!\r\n")
             self.restart()

@@ -4,9 +4,7 @@ Rules (esp-at, seed 004 §2): commands are case-insensitive, the ``AT`` prefix t
 their case); strings are double-quoted
 with ``\\`` escapes (any escaped byte stands for itself, so ``\\,`` ``\\"`` ``\\\\`` work); an empty field
 means "omitted"; a trailing comma is allowed. Spaces after commas are skipped. *Loose* commands
-(Alibaba, cellular) also take unquoted strings. A ``rest`` parameter, always the last, takes the rest of
-the line: a quoted string that ends the line, else (loose commands) the bytes as written, commas and
-quotes included (seed 000 writes ``AT+IDMPP={"LightStatus":1}``).
+(Alibaba, cellular) also take unquoted strings.
 """
 from at.compat import const
 
@@ -22,7 +20,7 @@ BOOT = const(32)  # table flag: the family's boot(at) runs at start-up, before "
 INT = const(0)
 STR = const(1)
 HEX = const(2)
-REST = const(3)
+TAIL = const(3)
 
 # esp-at error sub-codes (category 0x01, reference §3): ERR CODE = 0x01SSEEEE.
 E_NO_PREFIX = const(0x01030000)
@@ -55,14 +53,17 @@ def text(maxlen, minlen=0, opt=False):
     return (STR, minlen, maxlen, opt)
 
 
-def rest(maxlen, minlen=0, opt=False):
-    """The last parameter: the rest of the line as a string (see the module doc)."""
-    return (REST, minlen, maxlen, opt)
-
-
 def hexstr(maxbytes, opt=False):
     """A string of hex digits, delivered as bytes."""
     return (HEX, 0, maxbytes, opt)
+
+
+def tail(maxlen, minlen=0, opt=False):
+    """The last parameter: a string from its first double quote to the last one of the line, so quotes
+    and commas inside it are data (Tencent's payloads); escapes work as in any string. On a loose command a
+    tail that does not start with a quote is the rest of the line as written (seed 000 writes JSON unquoted:
+    ``AT+IDMPP={"LightStatus":1}``)."""
+    return (TAIL, minlen, maxlen, opt)
 
 
 _PREFIXES = (b"AT", b"at", b"At", b"aT")  # seed 004 §2: AT commands are case-insensitive
@@ -95,17 +96,39 @@ def split_line(line):
     return name.decode(), form, args
 
 
-def _fields(s, limit=0):
-    """Split argument bytes into fields: (quoted: bool, raw bytes), honouring quotes and escapes. With
-    ``limit``, field number ``limit`` is the rest of the line (a ``rest`` parameter)."""
+def _unescape(raw):
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if raw[i] == 92 and i + 1 < len(raw):
+            i += 1
+        out.append(raw[i])
+        i += 1
+    return bytes(out)
+
+
+def _tail(s, i):
+    """The TAIL field starting at ``s[i]``: (True, its unescaped bytes) when it starts with a quote, else
+    (False, the rest of the line as written: loose commands only, see parse_args; empty when omitted)."""
+    if i >= len(s) or s[i] != 34:
+        return False, bytes(s[i:]).strip()
+    j = s.rfind(b"\"")
+    if j <= i or s[j + 1 :].strip(b" "):
+        raise AtError(E_PARSE)
+    return True, _unescape(s[i + 1 : j])
+
+
+def _fields(s, tail_at=-1):
+    """Split argument bytes into fields: (quoted: bool, raw bytes), honouring quotes and escapes. Field
+    number ``tail_at`` takes the rest of the line (a TAIL)."""
     out = []
     i = 0
     n = len(s)
     while True:
         while i < n and s[i] == 32:
             i += 1
-        if len(out) == limit - 1:
-            out.append(_rest(s, i))
+        if len(out) == tail_at:
+            out.append(_tail(s, i))
             return out
         if i < n and s[i] == 34:  # quoted string
             i += 1
@@ -140,21 +163,6 @@ def _fields(s, limit=0):
         i += 1  # the comma
 
 
-def _rest(s, i):
-    """The rest of the line from ``i``: (True, value) when it is one quoted string, else (False, raw)."""
-    raw = bytes(s[i:]).strip()
-    if raw[:1] == b'"':
-        try:
-            fields = _fields(raw)
-            if len(fields) == 1:
-                return fields[0]
-        except AtError:
-            pass
-        if len(raw) > 1 and raw[-1:] == b'"':  # quotes inside left unescaped: what is between the outer two
-            return True, raw[1:-1]
-    return False, raw
-
-
 def _decode(raw, index):
     try:
         return raw.decode()
@@ -172,7 +180,7 @@ def _integer(raw, index):
 def parse_args(s, spec, loose=False):
     """Parse argument bytes by ``spec`` (a tuple of num/text/hexstr); omitted fields become None."""
     need = len(spec)
-    fields = _fields(s, need if need and spec[-1][0] == REST else 0)
+    fields = _fields(s, need - 1 if need and spec[-1][0] == TAIL else -1)
     while len(fields) > need and fields[-1] == (False, b""):
         fields.pop()  # trailing commas
     if len(fields) > need:

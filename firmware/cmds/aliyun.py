@@ -21,7 +21,7 @@ SDK dialect (AT+IMQTTPARA=SDK,1): acks as ``+IMQTTPUB:<id>,<status>``, ``+IMQTTS
 forms iotkit-embedded's AT-MQTT ICA driver waits for.
 """
 from at import replies
-from at.parser import AtError, E_INVALID, num, rest, text, hexstr
+from at.parser import AtError, E_INVALID, num, tail, text, hexstr
 from cloud import aliyun
 from cmds import wifi
 from net import mqtt, pki, session
@@ -372,7 +372,7 @@ def e_imqttdisconn(at):
 
 
 # ---- §2.4 / §2.10 / §2.5 / §2.6: publish, subscribe ------------------------------------------------
-p_imqttpub = (text(256, 1), num(0, 1), rest(MESSAGE_MAX))
+p_imqttpub = (text(256, 1), num(0, 1), tail(MESSAGE_MAX))
 
 
 def s_imqttpub(at, topic, qos, message):

@@ -13,7 +13,7 @@
   async service    ``+IDMAS:<msg_id>,<service>,<params>``, answered by AT+IDMASR.
 JSON from the MCU (params, events, replies) must be valid JSON (else ERROR); it is sent as written.
 """
-from at.parser import AtError, E_INVALID, num, rest, text
+from at.parser import AtError, E_INVALID, num, tail, text
 from cloud import aliyun_thing as alink
 from cmds import aliyun
 from net import mqtt
@@ -161,14 +161,14 @@ def _post(path, method, params):
     return msg_id
 
 
-p_idmpp = (rest(JSON_MAX, 1),)
+p_idmpp = (tail(JSON_MAX, 1),)
 
 
 def s_idmpp(at, params):
     at.reply("+IDMPP:%d" % _post("thing/event/property/post", "thing.event.property.post", params))
 
 
-p_idmep = (text(64, 1), rest(JSON_MAX, 1))
+p_idmep = (text(64, 1), tail(JSON_MAX, 1))
 
 
 def s_idmep(at, event, params):
@@ -176,14 +176,14 @@ def s_idmep(at, event, params):
 
 
 # ---- §3.5 / §3.8: service replies ------------------------------------------------------------------
-p_idmssr = (text(16, 1), text(32, 1), text(64, 1), num(0, 0x7FFFFFFF), rest(JSON_MAX, 1))
+p_idmssr = (text(16, 1), text(32, 1), text(64, 1), num(0, 0x7FFFFFFF), tail(JSON_MAX, 1))
 
 
 def s_idmssr(at, msg_id, rrpc_id, service, code, data):
     _answer(msg_id, "rrpc/response/" + rrpc_id, code, data)
 
 
-p_idmasr = (text(16, 1), text(64, 1), num(0, 0x7FFFFFFF), rest(JSON_MAX, 1))
+p_idmasr = (text(16, 1), text(64, 1), num(0, 0x7FFFFFFF), tail(JSON_MAX, 1))
 
 
 def s_idmasr(at, msg_id, service, code, data):

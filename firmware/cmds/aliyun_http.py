@@ -11,7 +11,7 @@
 Whatever the status, the body is what the server sent; a body longer than BODY_MAX is not printed:
 +CME ERROR:8. No network: 1; no connection (DNS, TCP, TLS): 2; not an HTTP answer or a timeout: 7.
 """
-from at.parser import AtError, num, rest, text
+from at.parser import AtError, num, tail, text
 from cmds import aliyun, wifi
 from net import http, pki
 
@@ -22,7 +22,7 @@ BODY_MAX = 4096
 TIMEOUT_MS = 10000
 CONTENT_TYPES = ("application/x-www-form-urlencoded", "application/json", "multipart/form-data", "text/xml")
 
-p_httpc = (num(0, 1), num(0, 3), text(512, 1), rest(BODY_MAX, opt=True))
+p_httpc = (num(0, 1), num(0, 3), text(512, 1), tail(BODY_MAX, opt=True))
 
 
 def s_httpc(at, opt, ctype, url, data):

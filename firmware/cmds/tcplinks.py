@@ -310,17 +310,14 @@ def read_held(at, link, length):
     ``length``, in one write; then +IPD if bytes arrived since the last one, or CLOSED if the peer has
     gone and nothing is left."""
     n = min(length, link.held())
-    head = b"+CIPRECVDATA:%d," % n
-    if dinfo:
-        head = ('+CIPRECVDATA:%d,"%s",%d,' % (n, link.remote[0], link.remote[1])).encode()
-    hold, s = link.hold, link.start
-    hold[s - len(head) : s] = head
-    after = s + n
-    saved = bytes(hold[after : after + 2])  # held bytes (or spare room) where the CR LF goes for the write
-    hold[after : after + 2] = b"\r\n"
-    at.write_slice(hold, s - len(head), len(head) + n + 2)
-    hold[after : after + 2] = saved
-    link.start = after
+    first = _put_head(link, _recvdata_head(link, n))
+    _write_held(at, link, n, first)
+    _taken(at, link, n)
+
+
+def _taken(at, link, n):
+    """The MCU has read n held bytes."""
+    link.start += n
     link.told = False
     link.known = max(0, link.known - n)
     if link.ended and not link.held():
@@ -328,6 +325,33 @@ def read_held(at, link, length):
         return
     notify(at, link)
     rearm(at, link)
+
+
+def _recvdata_head(link, n):
+    if dinfo:
+        return ('+CIPRECVDATA:%d,"%s",%d,' % (n, link.remote[0], link.remote[1])).encode()
+    return b"+CIPRECVDATA:%d," % n
+
+
+def _write_held(at, link, n, first):
+    """hold[first:] up to the first n held bytes, then CR LF, in one write: CR LF goes over the two bytes
+    after them, put back afterwards."""
+    saved = _crlf_at(link.hold, link.start + n)
+    at.write_slice(link.hold, first, link.start + n + 2 - first)
+    link.hold[link.start + n : link.start + n + 2] = saved
+
+
+def _put_head(link, head):
+    """``head`` into the room before the held bytes; where it starts."""
+    link.hold[link.start - len(head) : link.start] = head
+    return link.start - len(head)
+
+
+def _crlf_at(hold, i):
+    """Put CR LF at hold[i:i + 2]; the two bytes it covers."""
+    saved = bytes(hold[i : i + 2])
+    hold[i : i + 2] = b"\r\n"
+    return saved
 
 
 def start_server(at, srv):

@@ -22,7 +22,7 @@ ack, the CONNACK, each send).
 Session(at, config, on_event, reconnect=True, max_packet=1024, window=4, max_inflight=16)
     ``credentials``: attribute, None or ``fn(config)`` called before every connect attempt, the first and each
         reconnect, to refresh what expires (Tencent and Aliyun sign a timestamp into the password). An
-        exception from it fails that attempt: mqtt.ConnectError("credentials", 0) from connect(), the next
+        exception from it fails that attempt: mqtt.ConnectError(CREDENTIALS, 0) from connect(), the next
         backoff step for a reconnect.
     ``reconnect``: after a loss, reconnect forever with backoff (FIRST_MS doubling up to MAX_MS, each delay
         spread by +-25 % at random so that devices never retry in lockstep or in exact steps), subscribe again
@@ -71,6 +71,7 @@ from net import mqtt
 
 FIRST_MS = 1000  # first reconnect delay
 MAX_MS = 64000  # longest reconnect delay
+CREDENTIALS = "credentials"  # ConnectError reason: the credentials hook raised
 _WAITING = "waiting"
 _live = []  # the sessions connected or reconnecting, ticked by one monitor per engine
 _engines = []  # the engines whose monitor is registered
@@ -127,7 +128,6 @@ class Session:
         self._backoff = mqtt.Backoff(FIRST_MS, MAX_MS)
         self._retry_at = None  # ticks of the next reconnect attempt while reconnecting
         self._attempt = 0
-        self._resub = 0  # pid of the resubscribe after a reconnect
         self._opening = False  # a connect attempt is under way
         self._gen = 0  # counts disconnect()s: an attempt that outlived one closes what it opened
 
@@ -176,9 +176,9 @@ class Session:
             if self.credentials is not None:
                 self.credentials(cfg)
         except Exception as e:  # a signature that cannot be made now (no clock yet)
-            self.last_error = ("credentials", 0)
+            self.last_error = (CREDENTIALS, 0)
             print("upy-at: mqtt credentials: %r" % e)
-            raise mqtt.ConnectError("credentials", 0)
+            raise mqtt.ConnectError(CREDENTIALS, 0)
         c.client_id = cfg.client_id
         c.user = cfg.user
         c.password = cfg.password
@@ -291,7 +291,7 @@ class Session:
             self.client.ack(event[6], event[3])
 
     def _room(self):
-        return min(self.window - self._out, self.at.urc_room())
+        return max(0, min(self.window - self._out, self.at.urc_room()))
 
     def _readable(self, sock, events):
         self._pump()
@@ -326,9 +326,10 @@ class Session:
     def tick(self):
         """Keepalive, ack timeouts and reconnects (the monitor calls it every 10 to 100 ms)."""
         c = self.client
+        self._handle(c.tick(self._room()))  # also what a failed send (publish, ack) left behind
         if c.connected:
-            self._handle(c.tick(self._room()))
-        elif self._retry_at is not None and not self.at.busy and ticks_diff(ticks_ms(), self._retry_at) >= 0:
+            return
+        if self._retry_at is not None and not self.at.busy and ticks_diff(ticks_ms(), self._retry_at) >= 0:
             self._retry_at = None
             self.at.spawn(self._reconnect())
 
@@ -350,9 +351,9 @@ class Session:
         self._backoff.reset()
         if self.subs:
             try:
-                self._resub = self.client.subscribe([(t, q) for t, q in self.subs])
-                self._requests[self._resub] = None
-                yield from self.wait(self._resub, False)
+                pid = self.client.subscribe([(t, q) for t, q in self.subs])
+                self._requests[pid] = None
+                yield from self.wait(pid, False)
             except (mqtt.MqttError, ValueError):
                 pass
         if self.client.connected:
