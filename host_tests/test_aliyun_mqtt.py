@@ -123,8 +123,11 @@ def test_the_sdk_dialect(interp, cloud, test_ca):
         assert lines(emu, "AT+IMQTTPARA=SDK,1") == [b"OK"]
         assert lines(emu, "AT+IMQTTPARA?") == [
             b"+IMQTTPARA:timeout=5,tls=1,keepalive=1200,auth_mode=0,heart_beat=25,sdk=1", b"OK"]
-        assert lines(emu, 'AT+IMQTTAUTH="%s","%s","%s"' % (PK, DN, DS)) == [b"OK"]
+        assert lines(emu, "AT+IMQTTDISCONN") == [b"OK"]  # the SDK disconnects first
+        assert lines(emu, "AT+IMQTTMODE=1") == [b"OK"]  # its TLS switch
+        assert lines(emu, 'AT+IMQTTAUTH="%s","%s","%s"' % (PK, DN, DS)) == [b"+IMQTTAUTH:OK", b"OK"]
         assert lines(emu, "AT+IMQTTCONN") == [b"+IMQTTSTATE:1", b"OK"]
+        assert broker.attempts[-1].tls
         assert lines(emu, 'AT+IMQTTSUB="%s",1' % GET) == [b"+IMQTTSUB:1", b"OK"]
         assert emu.line() == b"+IMQTTSUB:1,0"
         assert lines(emu, r'AT+IMQTTPUB="%s",1,"{\"id\":\"1\",\"v\":\"x,y\"}"' % UPDATE) == [b"+IMQTTPUB:2", b"OK"]

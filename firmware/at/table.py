@@ -106,6 +106,7 @@ TABLE = (
     ("+IMQTTCRED", "aliyun", T | Q | S | L, "MQTT clientid, username, password as given (saved)",
      "+IMQTTCRED=<clientid>,<username>,<passwd>"),
     ("+IMQTTDISCONN", "aliyun", T | E | L, "disconnect from Aliyun IoT", "+IMQTTDISCONN"),
+    ("+IMQTTMODE", "aliyun", S | L, "TLS off or on, as Alibaba's C SDK sets it (AT+IMQTTPARA=TLS)"),
     ("+IMQTTPARA", "aliyun", T | Q | S | L, "MQTT timeout, TLS, keepalive, auth mode, SDK lines (saved)",
      "+IMQTTPARA=<key>, <value>"),
     ("+IMQTTPUB", "aliyun", T | S | L, "publish a message; +IMQTTPUB:<packet_id>",

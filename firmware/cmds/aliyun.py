@@ -16,9 +16,9 @@ The module's steps and ours:
   received        ``+IMQTTRCVPUB:<topic>,<len>,<message>`` (len in bytes, the message raw).
   state           ``+IMQTTSTATE:0`` when the connection is lost or closed, ``+IMQTTSTATE:1`` when it is back:
                   the session reconnects with backoff and subscribes again.
-SDK dialect (AT+IMQTTPARA=SDK,1): acks as ``+IMQTTPUB:<id>,<status>``, ``+IMQTTSUB:<id>,<status>``,
+SDK dialect (AT+IMQTTPARA=SDK,1): ``+IMQTTAUTH:OK`` before AT+IMQTTAUTH's OK, acks as ``+IMQTTPUB:<id>,<status>``, ``+IMQTTSUB:<id>,<status>``,
 ``+IMQTTUNSUB:<id>,<status>``, and messages as ``+IMQTTRCVPUB:<packet_id>,"<topic>",<len>,"<message>"``, the
-forms iotkit-embedded's AT-MQTT ICA driver waits for.
+forms iotkit-embedded's AT-MQTT ICA driver waits for; AT+IMQTTMODE=<0|1>, which it sends for TLS, sets TLS.
 """
 from at import replies
 from at.parser import AtError, E_INVALID, num, tail, text, hexstr
@@ -319,6 +319,8 @@ p_imqttauth = (text(64, 1), text(64, 1), text(64, opt=True), text(64, opt=True))
 
 def s_imqttauth(at, pk, dn, ds, ps):
     mq.set_auth(at, pk, dn, ds, ps)
+    if mq.sdk(at):
+        at.reply("+IMQTTAUTH:OK")  # the SDK waits for this line, not for OK
 
 
 def q_imqttauth(at):
@@ -334,6 +336,14 @@ def s_imqttpara(at, tag, value):
 
 def q_imqttpara(at):
     mq.q_para(at)
+
+
+p_imqttmode = (num(0, 1),)
+
+
+def s_imqttmode(at, tls):
+    """The C SDK's AT+IMQTTMODE=1 before AT+IMQTTAUTH: TLS on (AT+IMQTTPARA=TLS,<tls>)."""
+    mq.set_para(at, "TLS", tls)
 
 
 p_imqttcred = (text(128, opt=True), text(128, opt=True), text(128, opt=True))
