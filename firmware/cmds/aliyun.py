@@ -377,6 +377,12 @@ def e_imqttstate(at):
     q_imqttstate(at)
 
 
+def t_imqttstate(at):
+    """The manual prints ``+IMQTTSTATE``; Alibaba's MCU SDK for this module asks the state with =? and reads
+    ``+IMQTTSTATE:<state>``, which also starts as the manual's line does."""
+    q_imqttstate(at)
+
+
 def e_imqttdisconn(at):
     mq.disconnect(at)
 

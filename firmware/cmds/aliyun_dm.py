@@ -145,6 +145,11 @@ def e_idmstate(at):
     q_idmstate(at)
 
 
+def t_idmstate(at):
+    """As AT+IMQTTSTATE=? (cmds/aliyun.py): the state, which Alibaba's MCU SDK reads from the test form."""
+    q_idmstate(at)
+
+
 def e_idmdisconn(at):
     dm.disconnect(at)
 
