@@ -20,3 +20,4 @@ SNTP_PORT = 123  # AT+CIPSNTPCFG's servers are asked on this port
 # The vendors' root certificates for the clouds' TLS endpoints (net/pki.cloud_context): one PEM file holding
 # each root (or one DER certificate), put on the board's filesystem with the firmware. Empty: not verified.
 CLOUD_CA = "/certs/cloud_ca.pem"
+AWSS_PORT = 5683  # the Alibaba hotspot provisioning's CoAP port (cmds/aliyun_prov.py)

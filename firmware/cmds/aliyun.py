@@ -39,6 +39,7 @@ MESSAGE_MAX = 1024  # the module's receive buffer; longer messages arrive in pie
 PARA_TAGS = ("TIMEOUT", "TLS", "KEEPALIVE", "AUTHMODE", "HEARTBEAT", "SDK")
 PARA_RANGES = ((1, 60), (0, 1), (30, 1200), (0, 2), (1, 3600), (0, 1))
 PARA_DEFAULT = (5, 1, 1200, 0, 25, 0)  # the manual's query example
+BIND_TOKEN_KEY = "awss_tok"  # a hotspot provisioning's bind token not yet reported (cmds/aliyun_prov.py)
 
 
 def mask(secret):
@@ -180,6 +181,9 @@ class Link:
         at.store.put_record(self.key + "host", (host, port))
         self.state = 1
         at.reply("+%sSTATE:1" % self.name)
+        if at.store.get_bytes(BIND_TOKEN_KEY):
+            from cmds import aliyun_prov
+            aliyun_prov.report(self)
 
     def _can_login(self, at, ident, mode):
         """Is there what AUTHMODE ``mode`` logs in with (or registers with)?"""
