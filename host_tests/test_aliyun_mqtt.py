@@ -157,3 +157,29 @@ def test_the_cloud_double_checks_all_three_sign_methods(method, cloud):
     assert connect_raw(broker.port, client_id, "%s&%s" % (DN, PK), password[:-1] + "Z")[1] == 4
     assert connect_raw(broker.port, client_id.replace("securemode=3", "securemode=2"), "%s&%s" % (DN, PK),
                        password)[1] == 4  # securemode says TLS on the plain port
+
+
+def test_long_messages_are_joined_up_to_8_kib_and_then_come_piece_by_piece(interp, cloud, test_ca):
+    double, broker, routes = cloud
+    with Emulator(interp, args=emulator_args(test_ca, routes)) as emu:
+        online(emu)
+        assert lines(emu, "AT+IMQTTAUTH=%s,%s,%s" % (PK, DN, DS)) == [b"OK"]
+        assert lines(emu, "AT+IMQTTCONN") == [b"+IMQTTSTATE:1", b"OK"]
+        assert lines(emu, "AT+IMQTTSUB=%s,1" % GET) == [b"+IMQTTSUB:1", b"OK"]
+        assert emu.line() == b"+IMQTTSUBACK:1,0"
+        agent = broker.agent()
+        joined, split = bytes(range(32, 127)) * 86, b"0123456789" * 2000  # 8170 and 20000 bytes
+        agent.publish(GET, joined, qos=1)
+        head = b"+IMQTTRCVPUB:%s,%d," % (GET.encode(), len(joined))
+        assert emu.read_exact(len(head) + len(joined) + 2, 20) == head + joined + b"\r\n"
+        agent.publish(GET, split, qos=1)
+        got = b""
+        prefix = b"+IMQTTRCVPUB:%s," % GET.encode()
+        while len(got) < len(split):
+            line = emu.line(20)
+            assert line.startswith(prefix)
+            size, _, piece = line[len(prefix):].partition(b",")
+            assert int(size) == len(piece) <= 1324
+            got += piece
+        assert got == split
+        agent.close()

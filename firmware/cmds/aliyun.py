@@ -36,6 +36,7 @@ E_IDENTITY = 6  # no identity saved (AT+IMQTTAUTH / AT+IMQTTCRED) or AUTHMODE no
 
 TIMESTAMP = "2524608000000"  # what Alibaba's C SDK signs: the cloud checks the sign, not the clock
 MESSAGE_MAX = 1024  # the module's receive buffer; longer messages arrive in pieces and are joined
+JOIN_MAX = 8192  # the longest message joined; longer ones are printed piece by piece
 PARA_TAGS = ("TIMEOUT", "TLS", "KEEPALIVE", "AUTHMODE", "HEARTBEAT", "SDK")
 PARA_RANGES = ((1, 60), (0, 1), (30, 1200), (0, 2), (1, 3600), (0, 1))
 PARA_DEFAULT = (5, 1, 1200, 0, 25, 0)  # the manual's query example
@@ -275,9 +276,11 @@ class Link:
             self._report(1)
 
     def _message(self, ev):
-        """Whole messages to ``on_message``; the pieces of a long one are joined first."""
+        """Whole messages to ``on_message``; the pieces of a long one are joined first, up to JOIN_MAX
+        bytes: a longer one goes on piece by piece, each as a message of its own (as esp-at splits what
+        exceeds its buffer), so that no size exhausts the heap."""
         topic, data, offset, total = ev[1], ev[2], ev[7], ev[8]
-        if len(data) < total:
+        if len(data) < total and total <= JOIN_MAX:
             if offset == 0:
                 self._pieces = bytearray()
             self._pieces += data
