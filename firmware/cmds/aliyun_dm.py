@@ -13,12 +13,13 @@
   async service    ``+IDMAS:<msg_id>,<service>,<params>``, answered by AT+IDMASR.
 JSON from the MCU (params, events, replies) must be valid JSON (else ERROR); it is sent as written.
 """
+from at import replies
 from at.parser import AtError, E_INVALID, num, tail, text
 from cloud import aliyun_thing as alink
 from cmds import aliyun
 from net import mqtt
 
-ERRORS = aliyun.ERRORS
+ERRORS = replies.cme
 JSON_MAX = 1024
 SUBSCRIPTIONS = ("thing/service/property/set", "thing/service/+", "thing/event/+/post_reply", "rrpc/request/+")
 

@@ -11,11 +11,12 @@
 Whatever the status, the body is what the server sent; a body longer than BODY_MAX is not printed:
 +CME ERROR:8. No network: 1; no connection (DNS, TCP, TLS): 2; not an HTTP answer or a timeout: 7.
 """
+from at import replies
 from at.parser import AtError, num, tail, text
 from cmds import aliyun, wifi
 from net import http, pki
 
-ERRORS = aliyun.ERRORS
+ERRORS = replies.cme
 E_HTTP = 7
 E_TOO_LARGE = 8
 BODY_MAX = 4096

@@ -20,6 +20,7 @@ connected cmds.aliyun Link (AT+IMQTTCONN's or AT+IDMCONN's), reference cloud-pro
 import binascii
 import hashlib
 import boardcfg
+from at import replies
 from at.parser import AtError, E_INVALID, num, text
 from cloud import aliyun as signing
 from cloud import aliyun_thing as alink
@@ -27,12 +28,14 @@ from cloud import crc
 from cmds import aliyun, wifi
 from net import http, mqtt, pki
 
-ERRORS = aliyun.ERRORS
+ERRORS = replies.cme
 E_NO_JOB = 9  # no image offered, downloaded or ready
 IMAGE = boardcfg.FS_ROOT + "/mcu_ota.bin"
 BLOCK = 4096  # download pieces
 TIMEOUT_MS = 15000
-(OFFERED, DOWNLOADING, VERIFYING, DONE, FAILED, READY, NO_JOB) = range(7)  # +IOTASTATE's states
+# +IOTASTATE's states (3, "updated", is not printed: +IOTAEOT ends the transfer and the MCU's next AT+IOTAVER
+# tells the platform)
+OFFERED, DOWNLOADING, VERIFYING, FAILED, READY, NO_JOB = 0, 1, 2, 4, 5, 6
 
 _job = None  # [version, size, url, digest method (0 md5, 1 sha256), digest hex] of the offered image
 _state = NO_JOB
