@@ -22,7 +22,7 @@ import struct
 import threading
 import urllib.parse
 
-from brokers import remaining_length
+from brokers import connect_raw, remaining_length
 from peers import LOOPBACK
 
 BAD_CREDENTIALS = 4
@@ -81,6 +81,18 @@ class AliyunCloud:
         return 200, json.dumps({"code": 200, "data": {"productKey": pk, "deviceName": dn,
                                                       "deviceSecret": self.devices[(pk, dn)]},
                                 "message": "success"}).encode()
+
+    @staticmethod
+    def kick(broker, login):
+        """Log in again with a device's accepted ``login`` (a ``brokers.ConnectAttempt``) and leave at once:
+        the broker takes the session over and the device sees its connection end, as when the cloud kicks a
+        device whose identity logs in elsewhere."""
+        ctx = None
+        if login.tls:
+            ctx = broker.client_tls_context()
+            ctx.check_hostname = False  # the broker serves the cloud's name; the chain is still checked
+        return connect_raw(broker.tls_port if login.tls else broker.port, login.client_id, login.username,
+                           login.password, clean_session=False, tls=ctx)  # amqtt takes over a kept session only
 
     def mqtt_rule(self, client_id, username, password, attempt=None):
         ok = self._check(client_id, username, password, attempt)

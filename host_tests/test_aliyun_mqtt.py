@@ -183,3 +183,16 @@ def test_long_messages_are_joined_up_to_8_kib_and_then_come_piece_by_piece(inter
             got += piece
         assert got == split
         agent.close()
+
+
+def test_a_kicked_device_reports_it_and_comes_back(interp, cloud, test_ca):
+    """The cloud double logs in with the device's identity: the broker takes the session over."""
+    double, broker, routes = cloud
+    with Emulator(interp, args=emulator_args(test_ca, routes)) as emu:
+        online(emu)
+        assert lines(emu, "AT+IMQTTAUTH=%s,%s,%s" % (PK, DN, DS)) == [b"OK"]
+        assert lines(emu, "AT+IMQTTCONN") == [b"+IMQTTSTATE:1", b"OK"]
+        assert double.kick(broker, broker.attempts[-1])[1] == 0  # accepted: the device's session is taken over
+        assert emu.line(30) == b"+IMQTTSTATE:0"
+        assert emu.line(60) == b"+IMQTTSTATE:1"
+        assert lines(emu, "AT+IMQTTSTATE?") == [b"+IMQTTSTATE:1", b"OK"]

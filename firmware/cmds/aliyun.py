@@ -16,9 +16,10 @@ The module's steps and ours:
   received        ``+IMQTTRCVPUB:<topic>,<len>,<message>`` (len in bytes, the message raw).
   state           ``+IMQTTSTATE:0`` when the connection is lost or closed, ``+IMQTTSTATE:1`` when it is back:
                   the session reconnects with backoff and subscribes again.
-SDK dialect (AT+IMQTTPARA=SDK,1): ``+IMQTTAUTH:OK`` before AT+IMQTTAUTH's OK, acks as ``+IMQTTPUB:<id>,<status>``, ``+IMQTTSUB:<id>,<status>``,
-``+IMQTTUNSUB:<id>,<status>``, and messages as ``+IMQTTRCVPUB:<packet_id>,"<topic>",<len>,"<message>"``, the
-forms iotkit-embedded's AT-MQTT ICA driver waits for; AT+IMQTTMODE=<0|1>, which it sends for TLS, sets TLS.
+SDK dialect (AT+IMQTTPARA=SDK,1): ``+IMQTTAUTH:OK`` before AT+IMQTTAUTH's OK, acks as
+``+IMQTTPUB:<id>,<status>``, ``+IMQTTSUB:<id>,<status>``, ``+IMQTTUNSUB:<id>,<status>``, and messages as
+``+IMQTTRCVPUB:<packet_id>,"<topic>",<len>,"<message>"``, the forms iotkit-embedded's AT-MQTT ICA driver
+waits for; AT+IMQTTMODE=<0|1>, which it sends for TLS, sets TLS.
 """
 from at import replies
 from at.parser import AtError, E_INVALID, num, tail, text, hexstr
