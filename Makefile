@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt requirements-stubs.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt requirements-stubs.txt requirements-mpy.txt | sha1sum | cut -c1-12)
 BUILD := build
 PORT ?= /dev/ttyUSB0
 EMULATE_ARGS ?=
@@ -12,11 +12,12 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP)
 
-$(STAMP): requirements-dev.txt requirements-stubs.txt
+$(STAMP): requirements-dev.txt requirements-stubs.txt requirements-mpy.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -rf $(VENV)/esp32-stubs
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/esp32-stubs -r requirements-stubs.txt
+	$(PY) tools/install_mpy_deps requirements-mpy.txt $(VENV)/mpy-lib
 	rm -f $(VENV)/.installed-* && touch $@
 
 emulate: $(STAMP)

@@ -33,7 +33,7 @@ def main():
         esp32.Partition.mark_app_valid_cancel_rollback()
     except OSError:
         pass  # not an OTA partition layout
-    at.run()
+    at.run(machine.WDT(timeout=boardcfg.WDT_MS))
 
 
 main()

@@ -21,8 +21,8 @@ _loader.exec_module(frame_sizes)
 # Engine.run is entered once, so its frame may be big.
 HOT = {
     "firmware/at/engine.py": ["Engine.step", "Engine._idle", "Engine._take", "Engine._chores",
-                              "Engine._timeout", "_until", "Engine._read_uart", "Engine.write_slice", "Engine.write_buf",
-                              "Engine._pass_flush", "Engine._pass_idle"],
+                              "Engine._timeout", "_until", "Engine._read_uart", "Engine.write_slice", "Engine.write_buf"],
+    "firmware/at/modes.py": ["Modes._pass_flush", "Modes._pass_idle"],
     "firmware/at/compat.py": ["Poller.poll"],
     "firmware/cmds/tcplinks.py": ["_on_readable", "_receive", "_read", "_ipd_read", "_fill_frames", "_ipd_last",
                                   "_read_held", "_room", "notify", "read_held", "_write_held", "_put_head", "_crlf_at",

@@ -93,8 +93,8 @@ def command_name(line):
 
 
 def dangerous(line):
-    if len(line) > LINE_MAX or line[:2] != b"AT":
-        return False  # too long, or no prefix: ERROR whatever it says
+    if len(line) > LINE_MAX or line[:2].upper() != b"AT":
+        return False  # too long, or no prefix (in any case, seed 004 §2): ERROR whatever it says
     if line.upper().startswith(SAFE_PREFIXES):
         return False
     # Whatever the form, the name the engine checks starts with the text up to the first '=' or '?':
@@ -277,7 +277,7 @@ def test_frame_model():
     assert frame(b"\r\n\n\r") == ([b"", b"", b""], b"")  # CRLF, LF, CR: three empty lines
     assert frame(b"A\r\r\nB\n\r") == ([b"A", b"", b"B", b""], b"")
     assert expected_answers([b"", b"x" * 300, b"AT"]) == 2
-    assert neuter(b"AT+RST\r\nAT+GMR\nATE1\rat+rst\r\n") == b"xAT+RST\r\nAT+GMR\nxATE1\rat+rst\r\n"
+    assert neuter(b"AT+RST\r\nAT+GMR\nATE1\rat+rst\r\n") == b"xAT+RST\r\nAT+GMR\nxATE1\rxat+rst\r\n"
     assert frame(neuter(b"\rAT+RESTORE\n"))[0] == [b"", b"xAT+RESTORE"]
     assert neuter(b'AT+FS=0,3,"a"\nAT+fs=0,1,"a",0,1\nAT+SYSFLASH=2,"RST",0,1\n') == (
         b'AT+FS=0,3,"a"\nxAT+fs=0,1,"a",0,1\nAT+SYSFLASH=2,"RST",0,1\n'
@@ -329,11 +329,13 @@ ADVERSARIAL = [
     (b"AT++GMR", b"ERROR"),
     (b"AT+GMR+", b"ERROR"),
     (b"AT+NOSUCHCMD", b"ERROR"),
-    (b"at", b"ERROR"),  # the prefix must be upper case
-    (b"at+gmr", b"ERROR"),
-    (b"aT+GMR", b"ERROR"),
-    (b"At", b"ERROR"),
-    (b"AT+gmr", b"OK"),  # names are case-insensitive
+    (b"xat", b"ERROR"),  # no AT prefix
+    (b"a t", b"ERROR"),
+    (b"at", b"OK"),  # seed 004 §2: commands are case-insensitive, the prefix too
+    (b"at+gmr", b"OK"),
+    (b"aT+GMR", b"OK"),
+    (b"At", b"OK"),
+    (b"AT+gmr", b"OK"),
     (b"AT+SysRam?", b"OK"),
     (b"AT+SYSMSG=99999999999999999999", b"ERROR"),
     (b"AT+SYSMSG=-99999999999999999999", b"ERROR"),
@@ -422,7 +424,7 @@ def test_adversarial_lines(interp):
 def test_syslog_codes_for_bad_lines(interp):
     """With AT+SYSLOG=1 each bad line gets its ERR CODE (reference §3) right before ERROR."""
     cases = [
-        (b"at", 0x01030000),  # no AT prefix
+        (b"xat", 0x01030000),  # no AT prefix
         (b"AT" + b"+" * 300, 0x01040000),  # too long
         (b"AT+NOSUCHCMD", 0x01090000),  # unsupported
         (b"AT+GMR?", 0x010C0000),  # wrong operation type

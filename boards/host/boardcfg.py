@@ -20,5 +20,7 @@ OTA_TIMEOUT_MS = int(os.getenv("AT_OTA_TIMEOUT_MS") or 10000)
 SNTP_PORT = int(os.getenv("AT_SNTP_PORT") or 123)
 # The CA the clouds' TLS endpoints must chain to (net/pki.cloud_context): the emulator's --ca file (README).
 CLOUD_CA = os.getenv("AT_CLOUD_CA") or ""
+# machine.WDT's timeout (README "Watchdog"); tests shorten it with AT_WDT_MS.
+WDT_MS = int(os.getenv("AT_WDT_MS") or 30000)
 # The UDP port of the Alibaba hotspot provisioning (CoAP, 5683 on the chip): tests pick a free one, AT_AWSS_PORT.
 AWSS_PORT = int(os.getenv("AT_AWSS_PORT") or 5683)

@@ -7,6 +7,9 @@ STATE = os.getenv("AT_STATE") or ".atstate"
 BOARD_DIR = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 EXIT_RESET = 3  # the emulator restarts the firmware on these exit codes
 EXIT_DEEPSLEEP = 4
+EXIT_WATCHDOG = 5  # the watchdog reset the module
+WATCHDOG_LINE = "upy-at: watchdog: "  # machine.WDT's console lines; the emulator acts on them
+watchdog_bit = [False]  # machine.WDT has bitten: run.py reports the stack and resets
 
 
 def path(*parts):

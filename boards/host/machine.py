@@ -25,8 +25,62 @@ def soft_reset():
 
 def deepsleep(time_ms=0):
     """Sleep, then boot again as a chip does when its RTC timer wakes it (UART input meanwhile is lost)."""
+    _dog[_ASLEEP] = True  # the chip's watchdog does not run in deep sleep
     time.sleep(time_ms / 1000)
     sys.exit(hoststate.EXIT_DEEPSLEEP)
+
+
+def _ms():
+    return time.ticks_ms() if _MICROPYTHON else int(time.monotonic() * 1000)
+
+
+# the watchdog: [when last fed (ms), timeout (ms), asleep]; one per chip, as WDT(0) is
+_FED, _TIMEOUT, _ASLEEP = 0, 1, 2
+_dog = [0, 0, False]
+
+
+class WDT:
+    """The ESP32's watchdog (``WDT(id=0, timeout=5000)``, ``feed()``): a loop that stops feeding it for
+    ``timeout`` ms resets the module. On the host board a thread watches; when it bites it writes
+    ``upy-at: watchdog: …`` to the console, the emulator interrupts the firmware (SIGINT), and
+    boards/host/run.py writes the firmware's Python stack to the console and resets (machine.WDT_RESET).
+    A second WDT() sets a new timeout, as on the chip."""
+
+    def __init__(self, id=0, timeout=5000):
+        if id != 0:
+            raise ValueError("WDT(%d) doesn't exist" % id)
+        if timeout < 1:
+            raise ValueError("WDT timeout too short")
+        started = _dog[_TIMEOUT] != 0
+        _dog[_TIMEOUT] = timeout
+        _dog[_FED] = _ms()
+        if not started:
+            _start_thread(_watch)
+
+    def feed(self):
+        _dog[_FED] = _ms()
+
+
+def _start_thread(fn):
+    if _MICROPYTHON:
+        import _thread
+
+        _thread.start_new_thread(fn, ())
+    else:
+        import threading
+
+        threading.Thread(target=fn, daemon=True).start()
+
+
+def _watch():
+    while True:
+        time.sleep(0.05)
+        late = _ms() - _dog[_FED]
+        if late > _dog[_TIMEOUT] and not _dog[_ASLEEP]:
+            hoststate.watchdog_bit[0] = True
+            print("%sthe loop was not fed for %d ms (timeout %d ms); its stack follows"
+                  % (hoststate.WATCHDOG_LINE, late, _dog[_TIMEOUT]))
+            return
 
 
 def reset_cause():
@@ -205,14 +259,20 @@ class UART(io.IOBase):
         return max_len
 
     def _write_rest(self, buf, off, n):
+        """Wait for room, at most 2 s without progress. A pty can report room (POLLOUT) yet take nothing
+        (Linux: room for fewer bytes than its next buffer needs), so the 2 s count whatever poll says."""
         end = off + n
+        since = _ms()
         while off < end:
             done = self._f.write(buf, off, end - off) if _MICROPYTHON else self._f.write(memoryview(buf)[off:end])
             if done:
                 off += done
-            elif not self._out.poll(2000):
+                since = _ms()
+            elif _ms() - since >= 2000:
                 self._dropped += end - off
                 return
+            elif self._out.poll(10):
+                time.sleep(0.001)  # "room" that took nothing: do not spin
 
     def flush(self):
         pass

@@ -14,6 +14,7 @@ retrying), and after ``disconnect()`` the status is IDLE even during a new join.
 """
 import json
 import os
+import socket
 import time
 import hoststate
 
@@ -129,9 +130,19 @@ def _refresh():
     except ValueError:  # a hand edit in progress: keep the old world and look again next call
         return
     _world["stamp"] = stamp
+    if data.get("stall"):
+        _hang()
     _world["aps"] = data.get("aps") or []
     _world["stations"] = data.get("stations") or []
     _world["join_ms"] = data.get("join_ms", _JOIN_MS)
+
+
+def _hang():
+    """The control channel's ``stall``: the firmware hangs here in a busy loop, as a bug would, until
+    machine.WDT resets the module (the emulator then clears the stall)."""
+    spins = 0
+    while True:
+        spins += 1
 
 
 def _tick():
@@ -243,6 +254,7 @@ class WLAN:
             ap = self._joined()
             if ap is None or not self._admits(ap):
                 self._lost(STAT_BEACON_TIMEOUT, _ms())
+                socket.abort_links()  # the station's address is gone, and its connections with it
         while self._due is not None and _ms() >= self._due:
             at, self._due = self._due, None
             ap = self._find(self._cfg["ssid"], self._cfg["bssid"])

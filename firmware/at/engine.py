@@ -1,8 +1,7 @@
 """The engine: frames UART input into lines, dispatches them through the table, and runs the modes.
 
 Command mode: lines end with CR LF (a lone CR or LF too) and are at most 256 bytes.
-Data-input mode: a command asks for exactly N raw bytes after a '>' prompt (``receive``).
-Passthrough mode: UART bytes go to a sink in chunks until a lone '+++' framed by silence (``passthrough``).
+Data-input mode (``receive``) and passthrough mode (``passthrough``): at/modes.py, which Engine inherits.
 
 A handler returns None (OK), False (ERROR), DONE (it wrote its own result), raises AtError, or is a
 generator: the engine steps it between polls (it yields how many ms to sleep, None for "soon"),
@@ -14,24 +13,17 @@ from at import parser, replies, table
 from at.compat import const, ticks_ms, ticks_diff, ticks_add, Poller, print_exc, generator_result, mem_free
 from at.parser import AtError, TEST, QUERY, SET, EXEC, LOOSE, BOOT
 from at.replies import DONE, OK
+from at.modes import Modes, PASS_CHUNK, MODE_LINE, MODE_DATA, MODE_PASS
 
 LINE_MAX = const(256)
 URC_MAX = const(16)
 RX_SIZE = const(4096)  # one UART read
-BUF_SIZE = const(4608)  # data input up to this size, passthrough and +IPD framing share one buffer
-PASS_CHUNK = const(2048)  # passthrough sends what it holds once it holds this much (v1.2: 2048 bytes)
 PASS_BURST = const(4)  # passthrough reads in a row while the UART gives whole chunks
-GUARD_MS = const(20)  # silence around '+++'
 CR_WAIT_MS = const(5)  # how long a CR that ends a read waits for its LF
 IDLE_MS = const(100)
 MONITOR_MS = const(10)  # monitors run at most this often (and at least every IDLE_MS)
 
-_LINE = const(0)
-_DATA = const(1)
-_PASS = const(2)
-
 BUSY = b"\r\nbusy p...\r\n"
-PROMPT = b"\r\nOK\r\n\r\n>"
 _FORCE_RST = b"AT+RST"
 _PREFIX = {TEST: "t_", QUERY: "q_", SET: "s_", EXEC: "e_"}
 _GENERATOR = type((lambda: (yield))())
@@ -42,9 +34,9 @@ def _until(when, t, least=0):
     return min(t, max(least, ticks_diff(when, ticks_ms())))
 
 
-class Engine:
+class Engine(Modes):
     def __init__(self, uart, store):
-        self.uart = uart
+        Modes.__init__(self, uart)
         self.store = store
         self.uart_cfg = None  # (baud, databits, stopbits, parity, flow) as AT numbers them
         self.echo = True
@@ -52,30 +44,18 @@ class Engine:
         self.sysmsg = 0
         self.min_free = mem_free()
         self.urc_dropped = 0
-        self.transintvl = GUARD_MS  # passthrough flush interval, ms
         self._rx = bytearray(RX_SIZE)  # what one UART read takes (passthrough wants big reads)
         self._line = bytearray(LINE_MAX)
         self._n = 0
         self._overflow = False
         self._quote = 0  # the line's quote state (_scan)
         self._cr_wait = False  # a line ended by CR waits briefly for the LF of a CR LF
-        self._mode = _LINE
         self._cmd = None
         self._errors = replies.espat  # how the running command's family writes its errors
-        self._wake = 0
         self._urcs = []
         self._families = {}
         self._monitors = []
         self._chores_at = ticks_ms()  # when the monitors run next
-        self.buf = bytearray(BUF_SIZE)  # data input, passthrough and +IPD framing: never two at once
-        self._din = None
-        self._got = 0
-        self._cut = -1
-        self._esc = False
-        self._sink = None
-        self._pn = 0  # bytes held for the passthrough sink
-        self._plus = 0  # '+' bytes held while a '+++' may be forming
-        self._last_rx = ticks_ms()
         self._poll_uart = Poller()  # while a command runs: only the UART
         self._poll_uart.register(uart, select.POLLIN)
         self._poll_all = Poller()  # when idle: the UART and the families' sockets
@@ -144,8 +124,10 @@ class Engine:
                 self.uart.write(item)
 
     # ---- the loop -----------------------------------------------------------------------------
-    def run(self):
+    def run(self, wdt):
+        """The loop, forever. Each pass feeds ``wdt`` (machine.WDT): a pass that hangs resets the module."""
         while True:
+            wdt.feed()
             try:
                 self.step(self._timeout())
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
@@ -212,14 +194,14 @@ class Engine:
 
     def _idle(self):
         """Sockets are read only when nothing is running, nothing is being typed in and no URC waits."""
-        return self._cmd is None and self._mode != _DATA and (not self._urcs or self._mode == _PASS)
+        return self._cmd is None and self._mode != MODE_DATA and (not self._urcs or self._mode == MODE_PASS)
 
     def _take(self, ready, i):
         obj = ready[2 * i]
         ready[2 * i] = None
         if obj is self.uart:
             self._read_uart()
-        elif obj in self._watched and self._cmd is None and self._mode != _DATA:
+        elif obj in self._watched and self._cmd is None and self._mode != MODE_DATA:
             self._watched[obj](obj, ready[2 * i + 1])
 
     def _chores(self, now):
@@ -233,9 +215,9 @@ class Engine:
             self._end_line()
         if self._cmd is not None and ticks_diff(ticks_ms(), self._wake) >= 0:
             self._resume()
-        if self._mode == _PASS and (self._pn or self._plus):
+        if self._mode == MODE_PASS and (self._pn or self._plus):
             self._pass_idle()
-        if self._urcs and self._cmd is None and self._mode == _LINE:
+        if self._urcs and self._cmd is None and self._mode == MODE_LINE:
             self.write_urcs()
 
     def _run_monitors(self):
@@ -246,14 +228,14 @@ class Engine:
                 print_exc(e)
 
     def _timeout(self):
-        if self._urcs and self._cmd is None and self._mode == _LINE:
+        if self._urcs and self._cmd is None and self._mode == MODE_LINE:
             return 0
         t = CR_WAIT_MS if self._cr_wait else IDLE_MS
         if self._cmd is not None:
             t = _until(self._wake, t)
         if self._tasks:
             t = self._tasks_due(t)
-        if self._mode == _PASS and (self._pn or self._plus):
+        if self._mode == MODE_PASS and (self._pn or self._plus):
             t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
         return t
 
@@ -268,7 +250,7 @@ class Engine:
             n = self.uart.readinto(rx)
             if not n:
                 return
-            if self._mode != _PASS or self._pn or n < PASS_CHUNK or self._plus or rx[0] == 43:
+            if self._mode != MODE_PASS or self._pn or n < PASS_CHUNK or self._plus or rx[0] == 43:
                 self.feed(memoryview(rx)[:n])
                 return
             # the bulk of passthrough: a whole chunk that cannot start a '+++' goes from the read buffer,
@@ -289,9 +271,9 @@ class Engine:
                 i = 1
             self._end_line()
         while i < n:
-            if self._mode == _PASS:
+            if self._mode == MODE_PASS:
                 i += self._pass_feed(mv[i:], now)
-            if self._mode == _DATA:
+            if self._mode == MODE_DATA:
                 i += self._data_feed(mv[i:])
             elif self._cmd is not None:
                 self._busy(mv[i:])
@@ -380,8 +362,9 @@ class Engine:
             self._errors = getattr(mod, "ERRORS", replies.espat)
             if not entry[2] & form:
                 raise AtError(parser.E_FORM)
-            if form == TEST and len(entry) > 4:  # the row's fixed answer to AT+X=?
-                self.reply(entry[4])
+            if form == TEST and len(entry) > 4:  # the row's fixed answer to AT+X=? ("": OK alone)
+                if entry[4]:
+                    self.reply(entry[4])
                 self._finish(None)
                 return
             fname = table.handler_name(name)
@@ -435,164 +418,9 @@ class Engine:
     def _abort(self):
         self._cmd = None
         self._din = None
-        if self._mode == _DATA:
-            self._mode = _LINE
+        if self._mode == MODE_DATA:
+            self._mode = MODE_LINE
 
     @property
     def busy(self):
         return self._cmd is not None
-
-    # ---- data-input mode ----------------------------------------------------------------------
-    def receive(self, n, timeout_ms, prompt=PROMPT, plus_abort=False, cut=False):
-        """Generator for a command: write ``prompt``, then collect exactly ``n`` raw bytes.
-
-        Returns a memoryview of the bytes, or None on timeout or (with ``plus_abort``) a lone '+++'.
-        With ``cut`` (AT+CIPSENDEX) the two bytes ``\\0`` end the data early and ``\\\\`` stands
-        for one backslash; ``n`` counts the bytes that arrive. Bytes beyond the data arriving while
-        the command runs get ``busy p...``.
-        """
-        buf = self.buf if n <= BUF_SIZE else bytearray(n)
-        self._din = memoryview(buf)[:n]
-        self._got = 0
-        self._plus = 0
-        self._cut = 0 if cut else -1  # -1: off; else bytes kept; _esc: the last byte was a backslash
-        self._esc = False
-        self._mode = _DATA
-        self.write(prompt)
-        start = ticks_ms()
-        while self._got < n:
-            if plus_abort and self._got == 3 and self._plus == 3:
-                if ticks_diff(ticks_ms(), self._last_rx) >= GUARD_MS:
-                    break
-            if ticks_diff(ticks_ms(), start) >= timeout_ms:
-                break
-            yield GUARD_MS if self._got == 3 else None
-        mv = self._din
-        self._din = None
-        self._mode = _LINE
-        if self._cut >= 0:
-            return mv[: self._cut] if self._got == n else None
-        return mv if self._got == n else None
-
-    def _cut_feed(self, mv):
-        """CIPSENDEX input: keep bytes, undo escapes, stop at \\0; returns the bytes consumed."""
-        din = self._din
-        used = 0
-        for c in mv:
-            used += 1
-            self._got += 1
-            if self._esc:
-                self._esc = False
-                if c == 48:  # \0: the end
-                    self._got = len(din)
-                    break
-                if c != 92:
-                    din[self._cut] = 92
-                    self._cut += 1
-            elif c == 92:
-                self._esc = True
-                if self._got < len(din):
-                    continue
-            din[self._cut] = c
-            self._cut += 1
-            if self._got == len(din):
-                break
-        if self._got == len(din):
-            self._mode = _LINE
-            self._wake = ticks_ms()
-        return used
-
-    def _data_feed(self, mv):
-        if self._cut >= 0:
-            return self._cut_feed(mv)
-        take = min(len(mv), len(self._din) - self._got)
-        if self._got == 0 and bytes(mv[:take]) == b"+++" and ticks_diff(ticks_ms(), self._last_rx) >= GUARD_MS:
-            self._plus = 3
-        else:
-            self._plus = 0
-        self._din[self._got : self._got + take] = mv[:take]
-        self._got += take
-        if self._got == len(self._din):
-            self._mode = _LINE  # what follows is surplus: busy
-            self._wake = ticks_ms()
-        return take
-
-    # ---- passthrough mode ---------------------------------------------------------------------
-    def passthrough(self, sink):
-        """Forward UART bytes to ``sink.send(buf, off, n)`` (buf[off:off + n]) until a lone '+++', then
-        call ``sink.exit()``. The sink may end the mode itself with ``leave_passthrough()``; it may raise
-        OSError when its link is gone (the loop goes on, and the family hears of it from its socket).
-
-        What arrives is held until PASS_CHUNK bytes are there (then all of it goes, at most BUF_SIZE at a
-        time) or ``transintvl`` ms pass in silence.
-        """
-        self._sink = sink
-        self._pn = 0
-        self._plus = 0
-        self._mode = _PASS
-
-    def _pass_feed(self, mv, now):
-        """Take passthrough bytes; returns how many were consumed (0 when a held '+++' ends the mode)."""
-        quiet = ticks_diff(now, self._last_rx) >= GUARD_MS
-        if self._plus and quiet:
-            if self._plus == 3:
-                self._plus = 0
-                self._pass_flush()
-                self.leave_passthrough()
-                return 0
-            self._spill_plus()
-        n = len(mv)
-        i = 0
-        if self._plus or (quiet and mv[0] == 43):
-            while i < n and mv[i] == 43 and self._plus < 3:
-                self._plus += 1
-                i += 1
-            if i < n:
-                self._spill_plus()
-        buf = self.buf
-        while i < n:
-            take = min(n - i, BUF_SIZE - self._pn)
-            buf[self._pn : self._pn + take] = mv[i : i + take]
-            self._pn += take
-            i += take
-            if self._pn >= PASS_CHUNK:
-                self._pass_flush()
-        return n
-
-    def _spill_plus(self):
-        p = self._plus
-        self._plus = 0
-        for _ in range(p):
-            self.buf[self._pn] = 43
-            self._pn += 1
-            if self._pn >= PASS_CHUNK:
-                self._pass_flush()
-
-    def _pass_idle(self):
-        quiet = ticks_diff(ticks_ms(), self._last_rx)
-        if self._plus == 3 and quiet >= GUARD_MS:
-            self._plus = 0
-            self._pass_flush()
-            self.leave_passthrough()
-            return
-        if self._plus and self._plus < 3 and quiet >= GUARD_MS:
-            self._spill_plus()  # pluses too slow to be '+++': they are data
-        if self._pn and quiet >= self.transintvl:
-            self._pass_flush()
-
-    def _pass_flush(self):
-        n = self._pn
-        self._pn = 0
-        if n and self._sink is not None:
-            self._sink.send(self.buf, 0, n)
-
-    def leave_passthrough(self):
-        sink = self._sink
-        self._sink = None
-        self._mode = _LINE
-        if sink is not None:
-            sink.exit()
-
-    @property
-    def in_passthrough(self):
-        return self._mode == _PASS

@@ -203,11 +203,3 @@ def _answer(msg_id, path, code, data):
     except ValueError:
         raise AtError(E_INVALID)
     dm.publish(_sys.decode() + path, alink.reply(msg_id, code, data), 0)
-
-
-def t_idmssr(at):
-    """AT+IDMSSR=? answers OK alone (§3.5)."""
-
-
-def t_idmdisconn(at):
-    """AT+IDMDISCONN=? answers OK alone (§3.13)."""

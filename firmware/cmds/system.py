@@ -9,17 +9,9 @@ from at.parser import AtError, num, text, E_INVALID
 from cmds import basic, wifi
 
 
-def t_gcmr(at):
-    at.reply("+GCMR")
-
-
 def e_gcmr(at):
     at.reply("+GCMR:FW:%s, HW:%s" % (basic.VERSION, boardcfg.MODULE))
     at.reply("+GCMR:Time:%s" % boardcfg.BUILD)
-
-
-def t_ihelp(at):
-    at.reply("+IHELP")
 
 
 def e_ihelp(at):
@@ -27,16 +19,8 @@ def e_ihelp(at):
         at.reply("# AT%s -- %s" % (entry[0], entry[3]))
 
 
-def t_ireboot(at):
-    at.reply("+IREBOOT")
-
-
 def e_ireboot(at):
     return basic.e_rst(at)
-
-
-def t_idefault(at):
-    at.reply("+IDEFAULT")
 
 
 def e_idefault(at):
@@ -68,16 +52,8 @@ def _on_link(at, state):
 wifi.subscribe(_on_link)
 
 
-def t_inetstat(at):
-    at.reply("+INETSTAT")
-
-
 def e_inetstat(at):
     at.reply(_inetstat_line(_inet()))
-
-
-def t_ireadmac(at):
-    at.reply("+IREADMAC")
 
 
 def e_ireadmac(at):
@@ -93,10 +69,6 @@ def s_iwificonnect(at, ssid, pwd, save):
 
 
 _AP_PREFIX = "BL60X_uAP"  # the manual's default hotspot name prefix
-
-
-def t_iapconfigstart(at):
-    at.reply("AT+IAPCONFIGSTART= <mode>, [ap_ssid_prefix], [ap_passwd],[aes_key]")
 
 
 p_iapconfigstart = (num(0, 2), text(24, opt=True), text(64, opt=True), text(32, opt=True))
@@ -134,10 +106,6 @@ def s_ibleconfigstart(at, mode, aes_key):
 def e_ibleconfigstop(at):
     """No BLE provisioning runs (see s_ibleconfigstart): ERROR."""
     raise AtError(E_INVALID)
-
-
-def t_iapconfigstop(at):
-    at.reply("+IBLECONFIGSTOP")  # sic: the manual's test response
 
 
 def e_iapconfigstop(at):

@@ -7,7 +7,8 @@ take their values through link_and() (see there).
 """
 import network
 from at.compat import ticks_ms, ticks_diff
-from at.engine import DONE, PASS_CHUNK
+from at.engine import DONE
+from at.modes import PASS_CHUNK
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
 from cmds import tcplinks, wifi
 from cmds.tcplinks import Link, MAX_LINKS, links

@@ -246,10 +246,6 @@ def s_tcmqttsrv(at, ip):
 
 
 # ---- restore (§2.5) -----------------------------------------------------------------------------
-def t_tcrestore(at):
-    return None
-
-
 def e_tcrestore(at):
     """Erase the device, product and server records and the cached OTA image's record, then restart."""
     settle(at)

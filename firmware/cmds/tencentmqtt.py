@@ -155,20 +155,12 @@ def disconnect():
         link.disconnect()
 
 
-def t_tcmqttdisconn(at):
-    return None
-
-
 def e_tcmqttdisconn(at):
     """§3.2: +CME ERROR when not connected; else disconnect, +TCMQTTDISCON,2, OK (as Tencent's module)."""
     if not active() or tencent.ota_running():
         raise AtError(tencent.E_STATE)
     link.disconnect()
     at.reply("+TCMQTTDISCON,%d" % E_MANUAL)
-
-
-def t_tcmqttstate(at):
-    return None
 
 
 def q_tcmqttstate(at):

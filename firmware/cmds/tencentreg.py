@@ -31,10 +31,6 @@ E_INTERNAL = 1000  # ErrorCode_SDK_InternalError
 E_CHECK_SECRET = 1010
 
 
-def t_tcdevreg(at):
-    return None
-
-
 def e_tcdevreg(at):
     tencent.settle(at)
     info = tencent.product(at)

@@ -220,10 +220,6 @@ def _watch_stations(at):
 
 
 # ---- AT+CWMODE ---------------------------------------------------------------------------------
-def t_cwmode(at):
-    at.reply("+CWMODE:(0-3)")
-
-
 def q_cwmode(at):
     at.reply("+CWMODE:%d" % mode())
 

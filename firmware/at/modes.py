@@ -1,0 +1,188 @@
+"""The two modes in which UART bytes are data, one implementation for every family; Engine inherits them.
+
+Data-input mode: a command asks for exactly N raw bytes after a '>' prompt (``receive``).
+Passthrough mode: UART bytes go to a sink in chunks until a lone '+++' framed by silence (``passthrough``).
+The engine's loop feeds them (``_data_feed``, ``_pass_feed``, ``_pass_idle``) according to ``_mode``.
+"""
+from at.compat import const, ticks_ms, ticks_diff
+
+BUF_SIZE = const(4608)  # data input up to this size, passthrough and +IPD framing share one buffer
+PASS_CHUNK = const(2048)  # passthrough sends what it holds once it holds this much (v1.2: 2048 bytes)
+GUARD_MS = const(20)  # silence around '+++'
+PROMPT = b"\r\nOK\r\n\r\n>"
+
+MODE_LINE = const(0)
+MODE_DATA = const(1)
+MODE_PASS = const(2)
+
+
+class Modes:
+    def __init__(self, uart):
+        self.uart = uart
+        self.buf = bytearray(BUF_SIZE)  # data input, passthrough and +IPD framing: never two at once
+        self.transintvl = GUARD_MS  # passthrough flush interval, ms
+        self._mode = MODE_LINE
+        self._wake = 0  # when the running command is stepped next
+        self._last_rx = ticks_ms()  # when the UART last gave bytes
+        self._din = None
+        self._got = 0
+        self._cut = -1
+        self._esc = False
+        self._sink = None
+        self._pn = 0  # bytes held for the passthrough sink
+        self._plus = 0  # '+' bytes held while a '+++' may be forming
+
+    # ---- data-input mode ----------------------------------------------------------------------
+    def receive(self, n, timeout_ms, prompt=PROMPT, plus_abort=False, cut=False):
+        """Generator for a command: write ``prompt``, then collect exactly ``n`` raw bytes.
+
+        Returns a memoryview of the bytes, or None on timeout or (with ``plus_abort``) a lone '+++'.
+        With ``cut`` (AT+CIPSENDEX) the two bytes ``\\0`` end the data early and ``\\\\`` stands
+        for one backslash; ``n`` counts the bytes that arrive. Bytes beyond the data arriving while
+        the command runs get ``busy p...``.
+        """
+        buf = self.buf if n <= BUF_SIZE else bytearray(n)
+        self._din = memoryview(buf)[:n]
+        self._got = 0
+        self._plus = 0
+        self._cut = 0 if cut else -1  # -1: off; else bytes kept; _esc: the last byte was a backslash
+        self._esc = False
+        self._mode = MODE_DATA
+        self.uart.write(prompt)
+        start = ticks_ms()
+        while self._got < n:
+            if plus_abort and self._got == 3 and self._plus == 3:
+                if ticks_diff(ticks_ms(), self._last_rx) >= GUARD_MS:
+                    break
+            if ticks_diff(ticks_ms(), start) >= timeout_ms:
+                break
+            yield GUARD_MS if self._got == 3 else None
+        mv = self._din
+        self._din = None
+        self._mode = MODE_LINE
+        if self._cut >= 0:
+            return mv[: self._cut] if self._got == n else None
+        return mv if self._got == n else None
+
+    def _cut_feed(self, mv):
+        """CIPSENDEX input: keep bytes, undo escapes, stop at \\0; returns the bytes consumed."""
+        din = self._din
+        used = 0
+        for c in mv:
+            used += 1
+            self._got += 1
+            if self._esc:
+                self._esc = False
+                if c == 48:  # \0: the end
+                    self._got = len(din)
+                    break
+                if c != 92:
+                    din[self._cut] = 92
+                    self._cut += 1
+            elif c == 92:
+                self._esc = True
+                if self._got < len(din):
+                    continue
+            din[self._cut] = c
+            self._cut += 1
+            if self._got == len(din):
+                break
+        if self._got == len(din):
+            self._mode = MODE_LINE
+            self._wake = ticks_ms()
+        return used
+
+    def _data_feed(self, mv):
+        if self._cut >= 0:
+            return self._cut_feed(mv)
+        take = min(len(mv), len(self._din) - self._got)
+        if self._got == 0 and bytes(mv[:take]) == b"+++" and ticks_diff(ticks_ms(), self._last_rx) >= GUARD_MS:
+            self._plus = 3
+        else:
+            self._plus = 0
+        self._din[self._got : self._got + take] = mv[:take]
+        self._got += take
+        if self._got == len(self._din):
+            self._mode = MODE_LINE  # what follows is surplus: busy
+            self._wake = ticks_ms()
+        return take
+
+    # ---- passthrough mode ---------------------------------------------------------------------
+    def passthrough(self, sink):
+        """Forward UART bytes to ``sink.send(buf, off, n)`` (buf[off:off + n]) until a lone '+++', then
+        call ``sink.exit()``. The sink may end the mode itself with ``leave_passthrough()``; it may raise
+        OSError when its link is gone (the loop goes on, and the family hears of it from its socket).
+
+        What arrives is held until PASS_CHUNK bytes are there (then all of it goes, at most BUF_SIZE at a
+        time) or ``transintvl`` ms pass in silence.
+        """
+        self._sink = sink
+        self._pn = 0
+        self._plus = 0
+        self._mode = MODE_PASS
+
+    def _pass_feed(self, mv, now):
+        """Take passthrough bytes; returns how many were consumed (0 when a held '+++' ends the mode)."""
+        quiet = ticks_diff(now, self._last_rx) >= GUARD_MS
+        if self._plus and quiet:
+            if self._plus == 3:
+                self._plus = 0
+                self._pass_flush()
+                self.leave_passthrough()
+                return 0
+            self._spill_plus()
+        n = len(mv)
+        i = 0
+        if self._plus or (quiet and mv[0] == 43):
+            while i < n and mv[i] == 43 and self._plus < 3:
+                self._plus += 1
+                i += 1
+            if i < n:
+                self._spill_plus()
+        buf = self.buf
+        while i < n:
+            take = min(n - i, BUF_SIZE - self._pn)
+            buf[self._pn : self._pn + take] = mv[i : i + take]
+            self._pn += take
+            i += take
+            if self._pn >= PASS_CHUNK:
+                self._pass_flush()
+        return n
+
+    def _spill_plus(self):
+        p = self._plus
+        self._plus = 0
+        for _ in range(p):
+            self.buf[self._pn] = 43
+            self._pn += 1
+            if self._pn >= PASS_CHUNK:
+                self._pass_flush()
+
+    def _pass_idle(self):
+        quiet = ticks_diff(ticks_ms(), self._last_rx)
+        if self._plus == 3 and quiet >= GUARD_MS:
+            self._plus = 0
+            self._pass_flush()
+            self.leave_passthrough()
+            return
+        if self._plus and self._plus < 3 and quiet >= GUARD_MS:
+            self._spill_plus()  # pluses too slow to be '+++': they are data
+        if self._pn and quiet >= self.transintvl:
+            self._pass_flush()
+
+    def _pass_flush(self):
+        n = self._pn
+        self._pn = 0
+        if n and self._sink is not None:
+            self._sink.send(self.buf, 0, n)
+
+    def leave_passthrough(self):
+        sink = self._sink
+        self._sink = None
+        self._mode = MODE_LINE
+        if sink is not None:
+            sink.exit()
+
+    @property
+    def in_passthrough(self):
+        return self._mode == MODE_PASS
