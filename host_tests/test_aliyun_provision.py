@@ -1,8 +1,9 @@
 """Seed 000 §4.3: provisioning over the device hotspot, under both interpreters. The test plays the phone
 app as iotkit-embedded's dev-AP protocol has it (cloud/aliyun_awss.py): a CoAP POST of
-/sys/awss/device/softap/switchap to UDP 5683 (here AT_AWSS_PORT) with the password AES-128-CBC encrypted
+/sys/awss/device/softap/switchap to UDP 5683 with the password AES-128-CBC encrypted
 (key from SHA-256 of "<secret>,<random>", IV the random); the module answers, joins the AP (+INETSTAT:4) and
-reports the bind token to the cloud once the MCU connects."""
+reports the bind token to the cloud once the MCU connects. The emulator listens on the chip's port, 5683, on
+all the host's addresses."""
 import json
 import os
 import socket
@@ -11,7 +12,6 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from brokers import free_ports
 from cloud_doubles import emulator_args
 from harness import Emulator
 from test_aliyun_mqtt import DN, DS, PK, cloud, lines  # noqa: F401 (cloud is a fixture)
@@ -57,10 +57,8 @@ def switchap(port, secret, ssid="upy-at-emu", password="emulator1"):
 
 
 @pytest.fixture
-def awss_port(monkeypatch):
-    port = free_ports(1)[0]
-    monkeypatch.setenv("AT_AWSS_PORT", str(port))
-    return port
+def awss_port():
+    return 5683
 
 
 def test_the_app_provisions_with_the_product_secret_and_the_token_reaches_the_cloud(interp, cloud, test_ca,

@@ -21,4 +21,3 @@ SNTP_PORT = 123  # AT+CIPSNTPCFG's servers are asked on this port
 # each root (or one DER certificate), put on the board's filesystem with the firmware. Empty: not verified.
 CLOUD_CA = "/certs/cloud_ca.pem"
 WDT_MS = 30000  # machine.WDT: a loop pass that takes longer resets the module (README "Watchdog")
-AWSS_PORT = 5683  # the Alibaba hotspot provisioning's CoAP port (cmds/aliyun_prov.py)

@@ -22,5 +22,3 @@ SNTP_PORT = int(os.getenv("AT_SNTP_PORT") or 123)
 CLOUD_CA = os.getenv("AT_CLOUD_CA") or ""
 # machine.WDT's timeout (README "Watchdog"); tests shorten it with AT_WDT_MS.
 WDT_MS = int(os.getenv("AT_WDT_MS") or 30000)
-# The UDP port of the Alibaba hotspot provisioning (CoAP, 5683 on the chip): tests pick a free one, AT_AWSS_PORT.
-AWSS_PORT = int(os.getenv("AT_AWSS_PORT") or 5683)

@@ -1,7 +1,7 @@
 """Alibaba Cloud IoT module (seed 000 §4.3-4.4): the phone app's exchange over the device hotspot that
 AT+IAPCONFIGSTART=1 opens (cloud/aliyun_awss.py has the protocol).
 
-While the hotspot is open a UDP socket listens on boardcfg.AWSS_PORT (5683). A switchap request is decrypted
+While the hotspot is open a UDP socket listens on PORT (5683, CoAP's). A switchap request is decrypted
 with AT+IAPCONFIGSTART's [aes_key] when one was given, else with the product secret of AT+IMQTTAUTH (or
 AT+IDMAUTH); the app gets its answer, the hotspot closes and the station joins the AP (saved), which the MCU
 hears as +INETSTAT:4. The bind token (the app's, or one made here) is kept until a cmds.aliyun Link next
@@ -10,13 +10,13 @@ connects, which reports it on thing/awss/enrollee/match (``report``).
 import binascii
 import random
 import socket
-import boardcfg
 from at.parser import AtError
 from cloud import aliyun_awss as awss
 from cloud import aliyun as signing
 from cloud import aliyun_thing as alink
 from cmds import aliyun, aliyun_dm, wifi
 
+PORT = 5683
 _sock = None
 _at = None
 _ids = 0
@@ -28,7 +28,7 @@ def start(at):
     stop(at)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a listener of an earlier start may linger
-    s.bind(socket.getaddrinfo("0.0.0.0", boardcfg.AWSS_PORT)[0][-1])
+    s.bind(socket.getaddrinfo("0.0.0.0", PORT)[0][-1])
     s.setblocking(False)
     _sock, _at = s, at
     at.watch(s, _readable)
