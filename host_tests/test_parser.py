@@ -135,3 +135,18 @@ def test_find():
     assert table.find("+GMR")[1] == "basic"
     assert table.find("") is not None
     assert table.find("+NOPE") is None
+
+
+def test_a_tail_on_a_loose_command_may_be_unquoted():
+    """Seed 000 writes JSON unquoted (AT+IDMPP={"LightStatus":1}); Alibaba's SDK quotes it with \\" escapes."""
+    spec = (text(16), num(0, 1), parser.tail(64))
+    assert parse_args(b'/t,1,{"a":1,"b":"x,y"}', spec, True) == ["/t", 1, '{"a":1,"b":"x,y"}']
+    assert parse_args(b'"/t", 0, "{\\"a\\":1,\\"b\\":2}"', spec, True) == ["/t", 0, '{"a":1,"b":2}']
+    assert parse_args(b'/t,0,"{"a":1}"', spec, True) == ["/t", 0, '{"a":1}']  # inner quotes not escaped
+    assert parse_args(b'/t,0,""', spec, True) == ["/t", 0, ""]
+    assert parse_args(b'/t,0,123', spec, True) == ["/t", 0, "123"]
+    assert parse_args(b'{"LightStatus":1}', (parser.tail(64),), True) == ['{"LightStatus":1}']
+    assert code(parse_args, b'/t,1', spec, True) & 0xFFFF0000 == parser.E_COUNT
+    assert code(parse_args, b'/t,1,', spec, True) & 0xFFFF0000 == parser.E_COUNT
+    assert code(parse_args, b'"/t",1,{"a":1}', spec) & 0xFFFF0000 == parser.E_TYPE  # unquoted: loose only
+    assert code(parse_args, b'/t,1,' + b"x" * 65, spec, True) & 0xFFFF0000 == parser.E_LENGTH

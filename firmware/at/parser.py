@@ -58,10 +58,12 @@ def hexstr(maxbytes, opt=False):
     return (HEX, 0, maxbytes, opt)
 
 
-def tail(maxlen, minlen=0):
+def tail(maxlen, minlen=0, opt=False):
     """The last parameter: a string from its first double quote to the last one of the line, so quotes
-    and commas inside it are data (Tencent's payloads); escapes work as in any string."""
-    return (TAIL, minlen, maxlen, False)
+    and commas inside it are data (Tencent's payloads); escapes work as in any string. On a loose command a
+    tail that does not start with a quote is the rest of the line as written (seed 000 writes JSON unquoted:
+    ``AT+IDMPP={"LightStatus":1}``)."""
+    return (TAIL, minlen, maxlen, opt)
 
 
 _PREFIXES = (b"AT", b"at", b"At", b"aT")  # seed 004 §2: AT commands are case-insensitive
@@ -106,9 +108,12 @@ def _unescape(raw):
 
 
 def _tail(s, i):
-    """The TAIL field starting at ``s[i]``: (True, its unescaped bytes)."""
+    """The TAIL field starting at ``s[i]``: (True, its unescaped bytes) when it starts with a quote, else
+    (False, the rest of the line as written: loose commands only, see parse_args; empty when omitted)."""
+    if i >= len(s) or s[i] != 34:
+        return False, bytes(s[i:]).strip()
     j = s.rfind(b"\"")
-    if i >= len(s) or s[i] != 34 or j <= i or s[j + 1 :].strip(b" "):
+    if j <= i or s[j + 1 :].strip(b" "):
         raise AtError(E_PARSE)
     return True, _unescape(s[i + 1 : j])
 

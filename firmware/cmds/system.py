@@ -75,8 +75,8 @@ p_iapconfigstart = (num(0, 2), text(24, opt=True), text(64, opt=True), text(32, 
 
 
 def s_iapconfigstart(at, mode, prefix, pwd, aes_key):
-    """Mode 0 forgets the provisioned AP; mode 1 opens the device hotspot (the cloud exchange over it
-    belongs to the Alibaba profile); mode 2, plain-text provisioning, the manual marks unsupported."""
+    """Mode 0 forgets the provisioned AP; mode 1 opens the device hotspot and listens for the phone app
+    (cmds/aliyun_prov.py); mode 2, plain-text provisioning, the manual marks unsupported."""
     if mode == 0:
         wifi.forget_saved_ap(at)
         return None
@@ -86,7 +86,29 @@ def s_iapconfigstart(at, mode, prefix, pwd, aes_key):
     wifi.open_softap(at, ssid, pwd or "", 1, 3 if pwd else 0, 4, 0, False)
     if aes_key:
         at.store.put_bytes("iap_aes", aes_key)
+    else:
+        at.store.erase("iap_aes")  # the product secret decrypts (cmds/aliyun_prov.py)
+    from cmds import aliyun_prov
+    aliyun_prov.start(at)
+
+
+p_ibleconfigstart = (num(0, 2), text(32, opt=True))
+
+
+def s_ibleconfigstart(at, mode, aes_key):
+    """Mode 0 forgets the provisioned AP as AT+IAPCONFIGSTART=0 does; BLE provisioning (1, 2) needs the BLE
+    family, which this firmware does not have yet: ERROR."""
+    if mode != 0:
+        raise AtError(E_INVALID)
+    wifi.forget_saved_ap(at)
+
+
+def e_ibleconfigstop(at):
+    """No BLE provisioning runs (see s_ibleconfigstart): ERROR."""
+    raise AtError(E_INVALID)
 
 
 def e_iapconfigstop(at):
+    from cmds import aliyun_prov
+    aliyun_prov.stop(at)
     wifi.close_softap(at)

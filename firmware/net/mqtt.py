@@ -325,7 +325,9 @@ class Client:
         for entry in self._pending.values():
             late = late or ticks_diff(now, entry[1]) >= 0
         if (late or conn.pending()) and room:
-            self.read(room)  # an ack may be waiting in the socket (e.g. while a command kept the loop busy)
+            # an ack may be waiting in the socket (e.g. while a command kept the loop busy); read() takes the
+            # events made so far, which this tick returns
+            self._ev = self.read(room)
             if self._conn is not conn:
                 return self._take()
             now = ticks_ms()

@@ -303,6 +303,11 @@ class Session:
         room = self._room()
         if room > 0 and c.connected:
             self._handle(c.read(room))
+        self._hold()
+
+    def _hold(self):
+        """When the client holds what it read (or the room is gone), a drain task takes over from the watch."""
+        c = self.client
         if c.connected and not self._stalled and (c.held or self._room() <= 0):
             self._stalled = True
             self._unwatch()
@@ -328,6 +333,7 @@ class Session:
         c = self.client
         self._handle(c.tick(self._room()))  # also what a failed send (publish, ack) left behind
         if c.connected:
+            self._hold()  # tick read what TLS had decrypted and may hold some: poll will not say so
             return
         if self._retry_at is not None and not self.at.busy and ticks_diff(ticks_ms(), self._retry_at) >= 0:
             self._retry_at = None
