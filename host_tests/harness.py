@@ -106,9 +106,19 @@ class Emulator:
         lines = []
         while True:
             text = self.line(timeout)
+            if text == b"ready":
+                self.check_no_crash(line)
             lines.append(text)
             if text in FINAL:
                 return lines
+
+    def check_no_crash(self, what):
+        """Fail at once, with the console log, when the firmware crashed or its watchdog reset it (a module
+        restarting forever would otherwise answer only 'ready' until the test's timeout)."""
+        status = self.control(op="status")
+        if status["crashes"] or status.get("watchdog_resets"):
+            raise AssertionError("the firmware restarted (crashes %d, watchdog resets %d) while answering %r:\n%s"
+                                 % (status["crashes"], status.get("watchdog_resets", 0), what, self.console()[-4000:]))
 
     # ---- control channel ------------------------------------------------------------------------
     def control(self, **request):

@@ -3,6 +3,7 @@ watchdog writes the firmware's Python stack to the console log and the module re
 it in its status). The hang comes from the control channel's ``stall`` (a firmware command cannot hang on
 purpose). Under both interpreters; AT_WDT_MS shortens the watchdog so the tests do not wait 30 s."""
 import re
+import time
 
 import pytest
 
@@ -54,3 +55,13 @@ def test_deep_sleep_longer_than_the_watchdog_is_no_hang(interp, short_watchdog):
         emu.read_until(b"ready\r\n", timeout=30)
         status = emu.control(op="status")
         assert status["watchdog_resets"] == 0 and status["boots"] == 2
+
+
+def test_a_command_answered_by_a_restart_fails_at_once_with_the_console(interp, short_watchdog):
+    """The harness turns 'the module restarted under a command' into a failure that shows the console."""
+    with Emulator(interp) as emu:
+        assert emu.control(op="stall") == {"ok": True}
+        time.sleep(1)  # the loop meets the stall at its next look at the radio (every 100 ms at most)
+        with pytest.raises(AssertionError, match=r"watchdog resets 1\) while answering b?'AT'") as e:
+            emu.command("AT", timeout=60)
+        assert "upy-at: watchdog: the loop was not fed" in str(e.value)

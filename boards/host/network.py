@@ -254,7 +254,7 @@ class WLAN:
             ap = self._joined()
             if ap is None or not self._admits(ap):
                 self._lost(STAT_BEACON_TIMEOUT, _ms())
-                socket.abort_links()  # the station's address is gone, and its connections with it
+                socket.station_lost()  # the station's address is gone, and its connections with it
         while self._due is not None and _ms() >= self._due:
             at, self._due = self._due, None
             ap = self._find(self._cfg["ssid"], self._cfg["bssid"])
@@ -268,6 +268,7 @@ class WLAN:
     def _got_ip(self, ap):
         global _dns
         self._connected = True
+        socket.station_back()
         self._bssid = _mac(ap["bssid"])
         self._reason = 0
         if self._static is None:

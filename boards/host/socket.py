@@ -3,10 +3,12 @@ loses its AP, as the chip's do (lwIP aborts the TCP connections of an address th
 
 This file shadows the interpreter's socket module (boards/host is first on the import path) and hands on
 every name of it. ``socket(...)`` gives the interpreter's own socket, its TCP connections remembered, so
-that ``abort_links()`` (network.py calls it when the joined AP goes) can end them all: the firmware's next
-read sees the connection reset or ended, its next send fails. A socket made while the module has no network
-(no station address, no SoftAP) is closed at once: whatever it tries fails (EBADF), as the chip's stack
-finds no route (so a server started then answers ERROR too).
+that ``station_lost()`` (network.py calls it when the joined AP goes) can end them all: the firmware's next
+read sees the connection reset or ended, its next send fails. From then until ``station_back()`` (the
+station has an address again) a socket made while the SoftAP is off is closed at once: whatever it tries
+fails (EBADF), as the chip's stack finds no route. (Before the first join nothing is refused, so that
+tests which drive the network clients without a station keep working; the AT families check the station
+themselves.)
 
 Under MicroPython ``socket`` is a function returning the built-in object, because its TLS cannot wrap a
 subclass; it remembers every TCP socket and ends only those that are connected or connecting (a listener
@@ -48,6 +50,7 @@ _MICROPYTHON = sys.implementation.name == "micropython"
 _EPIPE = 32
 _UNSPEC = b"\x00\x00" + bytes(14)  # a sockaddr of family AF_UNSPEC: connect() to it ends a TCP connection
 _links = []  # the TCP sockets the firmware holds
+_lost = [False]  # the station lost its AP and has not got an address since
 
 
 def _remember(sock):
@@ -56,13 +59,22 @@ def _remember(sock):
 
 
 def _online():
+    if not _lost[0]:
+        return True
     import network
 
-    return network.WLAN(0).isconnected() or network.WLAN(1).active()
+    return network.WLAN(1).active()
 
 
-def abort_links():
-    """End every TCP connection the firmware holds, as the chip's stack does when its address goes."""
+def station_back():
+    """The station has an address again: new sockets work."""
+    _lost[0] = False
+
+
+def station_lost():
+    """The joined AP went: end every TCP connection the firmware holds, as the chip's stack does when its
+    address goes; new sockets fail until ``station_back()`` unless the SoftAP runs."""
+    _lost[0] = True
     for sock in _links:
         if sock.fileno() >= 0:
             try:
