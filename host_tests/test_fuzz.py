@@ -234,8 +234,9 @@ def check_output(out, expect, where):
 
 
 def start(interp):
-    """An emulator; MicroPython gets the bounded heap, so a leak or a big allocation shows up."""
-    return Emulator(interp, args=("--heap", HEAP) if interp == "micropython" else ())
+    """An emulator; MicroPython runs the firmware as .mpy, as the chip does, in a bounded heap, so a leak or a
+    big allocation shows up."""
+    return Emulator(interp, args=("--mpy", "--heap", HEAP) if interp == "micropython" else ())
 
 
 def quiet_echo_off(emu):
