@@ -165,21 +165,21 @@ p_blekeyreply = (num(0, ble.MAX_LINKS - 1), num(0, 999999))
 
 
 def s_blekeyreply(at, index, key):
-    ble.require(1, 2, 3)
-    try:
-        ble.radio.gap_passkey(ble.link(index).handle, _INPUT, key)
-    except OSError:
-        raise AtError(E_EXEC)
-    return None
+    return _passkey(index, _INPUT, key)
 
 
 p_bleconfreply = (num(0, ble.MAX_LINKS - 1), num(0, 1))
 
 
 def s_bleconfreply(at, index, confirm):
+    return _passkey(index, _NUMCMP, confirm)
+
+
+def _passkey(index, action, value):
+    """Answer the pairing of link ``index``: a passkey typed in, or a numeric comparison confirmed."""
     ble.require(1, 2, 3)
     try:
-        ble.radio.gap_passkey(ble.link(index).handle, _NUMCMP, confirm)
+        ble.radio.gap_passkey(ble.link(index).handle, action, value)
     except OSError:
         raise AtError(E_EXEC)
     return None
