@@ -61,8 +61,14 @@ def on_deinit(fn):
 
 
 def urc(line):
-    """Queue a message line (bytes with its CR LF) for the MCU."""
-    _at.urc(line)
+    """Queue a message line (bytes with its CR LF) for the MCU. It is never dropped from a full queue: a BLE
+    peer has no flow control the module could use to hold it back, so its writes, notifications and the
+    link events are kept until written (the engine drops only URCs that carry no ``done``)."""
+    _at.urc(line, _written, None)
+
+
+def _written(arg):
+    """Nothing to acknowledge once a BLE message is on the UART."""
 
 
 def require(*roles):
@@ -156,7 +162,7 @@ def _connected(handle, addr_type, addr, central):
     if not central:
         stop_advertising()  # the controller has stopped it
     if report:
-        _at.urc(('+BLECONN:%d,"%s"\r\n' % (index, mac_text(addr))).encode())
+        urc(('+BLECONN:%d,"%s"\r\n' % (index, mac_text(addr))).encode())
 
 
 def _disconnected(handle, addr):
@@ -170,7 +176,7 @@ def _disconnected(handle, addr):
     i = index_of(handle)
     if i >= 0:
         links[i] = None
-        _at.urc(('+BLEDISCONN:%d,"%s"\r\n' % (i, mac_text(addr))).encode())
+        urc(('+BLEDISCONN:%d,"%s"\r\n' % (i, mac_text(addr))).encode())
 
 
 # ---- init, address, name -----------------------------------------------------------------------------------
