@@ -58,7 +58,7 @@ class Engine(Modes):
         self._chores_at = ticks_ms()  # when the monitors run next
         self._poll_uart = Poller()  # while a command runs: only the UART
         self._poll_uart.register(uart, select.POLLIN)
-        self._poll_all = Poller()  # when idle: the UART and the families' sockets
+        self._poll_all = Poller(slots=16)  # when idle: the UART and the families' sockets (5 links, server, MQTT)
         self._poll_all.register(uart, select.POLLIN)
         self._watched = {}
         self._tasks = []  # [generator, ticks when it runs next]
