@@ -191,20 +191,23 @@ class Engine(Modes):
             poller = self._poll_all
         else:
             poller = self._poll_uart
-        n = poller.poll(timeout_ms)
+        n = 2 * poller.poll(timeout_ms)
         i = 0
         while i < n:
-            self._take(poller.ready, i)
-            i += 1
+            if poller.ready[i] is self.uart:
+                poller.ready[i] = None
+                self._read_uart()
+            else:
+                self._take(poller.ready, i)
+            i += 2
         self._chores(ticks_ms())
 
     def _take(self, ready, i):
-        obj = ready[2 * i]
-        ready[2 * i] = None
-        if obj is self.uart:
-            self._read_uart()
-        elif obj in self._watched and self._cmd is None and self._mode != MODE_DATA:
-            self._watched[obj](obj, ready[2 * i + 1])
+        """A socket the poll reported: ready[i], its events ready[i + 1]."""
+        obj = ready[i]
+        ready[i] = None
+        if obj in self._watched and self._cmd is None and self._mode != MODE_DATA:
+            self._watched[obj](obj, ready[i + 1])
 
     def _chores(self, now):
         if ticks_diff(now, self._chores_at) >= 0:
