@@ -130,8 +130,19 @@ class Engine(Modes):
         """The loop, forever. Each pass feeds ``wdt`` (machine.WDT): a pass that hangs resets the module."""
         while True:
             wdt.feed()
+            # how long the pass may wait for input (inline: a call per pass costs more than this)
+            if self._urcs and self._cmd is None and self._mode == MODE_LINE:
+                t = 0
+            else:
+                t = CR_WAIT_MS if self._cr_wait else IDLE_MS
+                if self._cmd is not None:
+                    t = _until(self._wake, t)
+                if self._tasks:
+                    t = self._tasks_due(t)
+                if self._mode == MODE_PASS and (self._pn or self._plus):
+                    t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
             try:
-                self.step(self._timeout())
+                self.step(t)
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
                 print_exc(e)
 
@@ -231,18 +242,6 @@ class Engine(Modes):
                 fn(self)
             except Exception as e:
                 print_exc(e)
-
-    def _timeout(self):
-        if self._urcs and self._cmd is None and self._mode == MODE_LINE:
-            return 0
-        t = CR_WAIT_MS if self._cr_wait else IDLE_MS
-        if self._cmd is not None:
-            t = _until(self._wake, t)
-        if self._tasks:
-            t = self._tasks_due(t)
-        if self._mode == MODE_PASS and (self._pn or self._plus):
-            t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
-        return t
 
     def _tasks_due(self, t):
         for task in self._tasks:
@@ -381,9 +380,25 @@ class Engine(Modes):
         return mod
 
     def execute(self, line):
-        """Run one complete command line (bytes or a bytearray, without its terminator)."""
+        """Run one complete command line (bytes or a bytearray, without its terminator). A line whose key
+        (``AT+X``, ``AT+X?``, ``AT+X=?``, or ``AT+X=`` for every set line) ran before runs without being
+        parsed again: the key finds how (Engine._how)."""
+        line = bytes(line)
         try:
-            result = self._run_line(bytes(line))
+            eq = line.find(b"=")
+            if eq >= 0 and (line[-1] != 63 or line[-2] != 61):  # "=", and not AT+X=?: a set line
+                result = self._run_set(line, eq)
+            else:
+                how = self._dispatch.get(line)
+                if how is None:
+                    how = self._how(line, line)
+                self._errors = how[0]
+                if how[1] is not None:
+                    result = how[1](self)
+                else:  # the row's fixed answer to AT+X=? ("": OK alone)
+                    if how[2]:
+                        self.reply(how[2])
+                    result = None
         except Exception as e:  # AtError; or a bug in a family, which must not kill the module
             self._failed(e)
             return
@@ -402,22 +417,6 @@ class Engine(Modes):
         else:
             print_exc(e)
             self.error(parser.E_EXEC)
-
-    def _run_line(self, line):
-        """Call the line's handler; its result. A line whose key (``AT+X``, ``AT+X?``, ``AT+X=?``, or
-        ``AT+X=`` for every set line) ran before runs without being parsed again: the key finds how."""
-        eq = line.find(b"=")
-        if eq >= 0 and (line[-1] != 63 or line[-2] != 61):  # "=", and not AT+X=?: a set line
-            return self._run_set(line, eq)
-        how = self._dispatch.get(line)
-        if how is None:
-            how = self._how(line, line)
-        self._errors = how[0]
-        if how[1] is not None:
-            return how[1](self)
-        if how[2]:  # the row's fixed answer to AT+X=? ("": OK alone)
-            self.reply(how[2])
-        return None
 
     def _run_set(self, line, eq):
         how = self._dispatch.get(line[: eq + 1])
