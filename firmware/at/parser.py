@@ -167,7 +167,7 @@ def _fields(s, tail_at=-1):
             j = s.find(b",", i)
             if j < 0:
                 j = n
-            out.append((False, bytes(s[i:j]).strip()))
+            out.append((False, s[i:j].strip()))  # s is bytes: its slices are
             i = j
         if i >= n:
             return out
@@ -182,14 +182,15 @@ def _decode(raw, index):
 
 
 def _integer(raw, index):
-    digits = raw[1:] if raw[:1] == b"-" else raw
+    digits = raw[1:] if raw[0] == 45 else raw  # raw is not empty
     if not digits or not digits.isdigit():
         raise AtError(E_TYPE | index)
     return int(raw)
 
 
 def parse_args(s, spec, loose=False):
-    """Parse argument bytes by ``spec`` (a tuple of num/text/hexstr); omitted fields become None."""
+    """Parse argument bytes (bytes, not a bytearray) by ``spec`` (a tuple of num/text/utf8/hexstr/tail);
+    omitted fields become None."""
     need = len(spec)
     fields = _fields(s, need - 1 if need and spec[-1][0] == TAIL else -1)
     while len(fields) > need and fields[-1] == (False, b""):
