@@ -76,10 +76,6 @@ def test_bench_quick_prints_every_figure(quick):
     assert int(figures["mpy_total_bytes"]) > 0
 
 
-@pytest.mark.xfail(strict=True, reason="the firmware segfaults in select.poll (extmod/modselect.c "
-                   "poll_obj_get_revents) once an MQTT TLS session and 5 TCP links are polled together: when "
-                   "the poller's pollfd array moves, MicroPython rebases the pollfd pointer of non-fd objects "
-                   "(the TLS socket) too, from NULL to garbage")
 def test_busy_espat_completes(quick):
     _, figures = quick
     assert re.fullmatch(r"(\d+  \(.+\)|skipped  \(no mosquitto.*\))", figures["peak_heap_kib_busy_espat"]), \

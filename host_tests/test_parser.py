@@ -150,3 +150,12 @@ def test_a_tail_on_a_loose_command_may_be_unquoted():
     assert code(parse_args, b'/t,1,', spec, True) & 0xFFFF0000 == parser.E_COUNT
     assert code(parse_args, b'"/t",1,{"a":1}', spec) & 0xFFFF0000 == parser.E_TYPE  # unquoted: loose only
     assert code(parse_args, b'/t,1,' + b"x" * 65, spec, True) & 0xFFFF0000 == parser.E_LENGTH
+
+
+def test_utf8_strings_come_as_bytes_and_must_be_utf8():
+    spec = (parser.utf8(8, 1), parser.utf8(8))
+    assert parse_args(b'"t/1","caf\xc3\xa9"', spec) == [b"t/1", b"caf\xc3\xa9"]
+    assert parse_args(b'"a\\"b",""', spec) == [b'a"b', b""]
+    assert code(parse_args, b'"t","\xff"', spec) == parser.E_TYPE | 1
+    assert code(parse_args, b'"","x"', spec) == parser.E_LENGTH
+    assert code(parse_args, b't,"x"', spec) == parser.E_TYPE

@@ -30,8 +30,12 @@ def deepsleep(time_ms=0):
     sys.exit(hoststate.EXIT_DEEPSLEEP)
 
 
-def _ms():
-    return time.ticks_ms() if _MICROPYTHON else int(time.monotonic() * 1000)
+if _MICROPYTHON:
+    from time import ticks_ms as _ms  # the watchdog's feed() runs every pass of the loop: no Python call in it
+else:
+
+    def _ms():
+        return int(time.monotonic() * 1000)
 
 
 # the watchdog: [when last fed (ms), timeout (ms), asleep]; one per chip, as WDT(0) is
@@ -246,7 +250,19 @@ class UART(io.IOBase):
 
         Like every MicroPython stream (py/stream.c) it also takes ``write(buf, max_len)`` and
         ``write(buf, off, max_len)``, which the firmware's hot paths use to write part of a buffer
-        without allocating a memoryview; the ESP32 stubs list only ``buf``."""
+        without allocating a memoryview; the ESP32 stubs list only ``buf``. The usual case, the pty
+        taking everything at once, is one call into the file (the chip's UART is C)."""
+        if _MICROPYTHON:
+            if off is None:
+                n = self._f.write(buf)  # a str goes as UTF-8: n counts bytes, len(buf) characters
+                if n == len(buf):
+                    return n
+                return self._write_tail(buf, 0, len(buf), n)
+            if max_len is not None:
+                n = self._f.write(buf, off, max_len)
+                if n == max_len:
+                    return n
+                return self._write_tail(buf, off, max_len, n)
         if isinstance(buf, str):
             buf = buf.encode()  # len() counts characters, the pty takes bytes
         if max_len is None:
@@ -256,6 +272,17 @@ class UART(io.IOBase):
         n = self._f.write(buf, off, max_len) if _MICROPYTHON else self._f.write(memoryview(buf)[off : off + max_len])
         if n != max_len:
             self._write_rest(buf, off + (n or 0), max_len - (n or 0))
+        return max_len
+
+    def _write_tail(self, buf, off, max_len, n):
+        """write() when the pty took less than all (or the bytes were a str): the rest, as _write_rest."""
+        if isinstance(buf, str):
+            buf = buf.encode()
+            max_len = len(buf)
+        max_len = min(max_len, len(buf) - off)
+        n = n or 0
+        if n < max_len:
+            self._write_rest(buf, off + n, max_len - n)
         return max_len
 
     def _write_rest(self, buf, off, n):

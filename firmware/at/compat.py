@@ -55,17 +55,48 @@ def generator_result(stop):
     return stop.args[0] if stop.args else None
 
 
+FRESH_POLL_SLOTS = const(4)  # descriptors a new select.poll takes without moving its array (see Poller)
+
+
+def _poll_with_room(slots):
+    """A select.poll whose descriptor array already holds ``slots`` entries (the unix port; see Poller)."""
+    p = select.poll()
+    if not MICROPYTHON or slots <= FRESH_POLL_SLOTS:
+        return p
+    try:
+        for fd in range(slots):
+            p.register(fd, 0)  # a plain number is a descriptor to the unix port's poll
+    except OSError:  # a port that polls objects only (the ESP32) has no array to move
+        return select.poll()  # a fresh one: the failed register left a half-made entry behind
+    for fd in range(slots):
+        p.unregister(fd)  # frees the slot for reuse; the array never shrinks
+    return p
+
+
 class Poller:
     """select.poll that reports objects, not file descriptors (CPython reports those), and allocates
-    nothing per call on MicroPython: ``poll`` fills the preallocated ``ready`` list and returns the count."""
+    nothing per call on MicroPython: ``poll`` fills the preallocated ``ready`` list and returns the count.
 
-    def __init__(self, size=8):
-        self._p = select.poll()
-        self._objs = {}
+    It also steps around a crash of MicroPython's unix port (extmod/modselect.c, POSIX optimisation; the
+    ESP32 port is built without it): a poll keeps the descriptors of registered objects in an array that
+    grows by 4; when growing moves the array, poll_set_add_fd rebases every object's pointer into it,
+    also the NULL of an object without a descriptor (a TLS socket), and the next poll reads garbage and
+    segfaults. A fresh array never moves anything, so a Poller is built with an array of ``slots``
+    entries up front (register and unregister that many descriptor numbers: unregister frees a slot and
+    never shrinks the array), and one about to hold more objects than ``slots`` is rebuilt twice as big.
+    Polling costs the same as before: the kernel skips the free slots."""
+
+    def __init__(self, size=8, slots=FRESH_POLL_SLOTS):
+        self._slots = slots
+        self._p = _poll_with_room(slots)
+        self._objs = {}  # MicroPython: object -> mask (to rebuild); CPython: descriptor -> object
         self.ready = [None] * (2 * size)  # object, events, object, events, ...
 
     def register(self, obj, mask):
         if MICROPYTHON:
+            if obj not in self._objs and len(self._objs) >= self._slots:
+                self._rebuild(2 * self._slots)
+            self._objs[obj] = mask
             self._p.register(obj, mask)
         else:
             fd = obj.fileno()
@@ -74,11 +105,19 @@ class Poller:
 
     def unregister(self, obj):
         if MICROPYTHON:
+            self._objs.pop(obj, None)
             self._p.unregister(obj)
         else:
             fd = obj.fileno()
             self._objs.pop(fd, None)
             self._p.unregister(fd)
+
+    def _rebuild(self, slots):
+        p = _poll_with_room(slots)
+        for obj, mask in self._objs.items():
+            p.register(obj, mask)
+        self._p = p
+        self._slots = slots
 
     if MICROPYTHON:
 

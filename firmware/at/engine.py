@@ -27,6 +27,7 @@ BUSY = b"\r\nbusy p...\r\n"
 _FORCE_RST = b"AT+RST"
 _PREFIX = {TEST: "t_", QUERY: "q_", SET: "s_", EXEC: "e_"}
 _GENERATOR = type((lambda: (yield))())
+DISPATCH_MAX = const(8)  # command lines whose handler the engine remembers (Engine._dispatch)
 
 
 def _until(when, t, least=0):
@@ -52,13 +53,14 @@ class Engine(Modes):
         self._cr_wait = False  # a line ended by CR waits briefly for the LF of a CR LF
         self._cmd = None
         self._errors = replies.espat  # how the running command's family writes its errors
+        self._dispatch = {}  # a line's key (Engine._how) -> how it runs: no parsing, lookup or str per line
         self._urcs = []
         self._families = {}
         self._monitors = []
         self._chores_at = ticks_ms()  # when the monitors run next
         self._poll_uart = Poller()  # while a command runs: only the UART
         self._poll_uart.register(uart, select.POLLIN)
-        self._poll_all = Poller()  # when idle: the UART and the families' sockets
+        self._poll_all = Poller(slots=16)  # when idle: the UART and the families' sockets (5 links, server, MQTT)
         self._poll_all.register(uart, select.POLLIN)
         self._watched = {}
         self._tasks = []  # [generator, ticks when it runs next]
@@ -128,8 +130,19 @@ class Engine(Modes):
         """The loop, forever. Each pass feeds ``wdt`` (machine.WDT): a pass that hangs resets the module."""
         while True:
             wdt.feed()
+            # how long the pass may wait for input (inline: a call per pass costs more than this)
+            if self._urcs and self._cmd is None and self._mode == MODE_LINE:
+                t = 0
+            else:
+                t = CR_WAIT_MS if self._cr_wait else IDLE_MS
+                if self._cmd is not None:
+                    t = _until(self._wake, t)
+                if self._tasks:
+                    t = self._tasks_due(t)
+                if self._mode == MODE_PASS and (self._pn or self._plus):
+                    t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
             try:
-                self.step(self._timeout())
+                self.step(t)
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
                 print_exc(e)
 
@@ -184,25 +197,28 @@ class Engine(Modes):
 
         The functions a pass calls keep their frames within MicroPython's 11 words on the C stack
         (tools/frame_sizes): a bigger frame is a heap allocation per call, slow on a fragmented heap."""
-        poller = self._poll_all if self._idle() else self._poll_uart
-        n = poller.poll(timeout_ms)
+        # sockets are read only when nothing is running, nothing is being typed in and no URC waits
+        if self._cmd is None and self._mode != MODE_DATA and (not self._urcs or self._mode == MODE_PASS):
+            poller = self._poll_all
+        else:
+            poller = self._poll_uart
+        n = 2 * poller.poll(timeout_ms)
         i = 0
         while i < n:
-            self._take(poller.ready, i)
-            i += 1
+            if poller.ready[i] is self.uart:
+                poller.ready[i] = None
+                self._read_uart()
+            else:
+                self._take(poller.ready, i)
+            i += 2
         self._chores(ticks_ms())
 
-    def _idle(self):
-        """Sockets are read only when nothing is running, nothing is being typed in and no URC waits."""
-        return self._cmd is None and self._mode != MODE_DATA and (not self._urcs or self._mode == MODE_PASS)
-
     def _take(self, ready, i):
-        obj = ready[2 * i]
-        ready[2 * i] = None
-        if obj is self.uart:
-            self._read_uart()
-        elif obj in self._watched and self._cmd is None and self._mode != MODE_DATA:
-            self._watched[obj](obj, ready[2 * i + 1])
+        """A socket the poll reported: ready[i], its events ready[i + 1]."""
+        obj = ready[i]
+        ready[i] = None
+        if obj in self._watched and self._cmd is None and self._mode != MODE_DATA:
+            self._watched[obj](obj, ready[i + 1])
 
     def _chores(self, now):
         if ticks_diff(now, self._chores_at) >= 0:
@@ -227,18 +243,6 @@ class Engine(Modes):
             except Exception as e:
                 print_exc(e)
 
-    def _timeout(self):
-        if self._urcs and self._cmd is None and self._mode == MODE_LINE:
-            return 0
-        t = CR_WAIT_MS if self._cr_wait else IDLE_MS
-        if self._cmd is not None:
-            t = _until(self._wake, t)
-        if self._tasks:
-            t = self._tasks_due(t)
-        if self._mode == MODE_PASS and (self._pn or self._plus):
-            t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
-        return t
-
     def _tasks_due(self, t):
         for task in self._tasks:
             t = _until(task[1], t)
@@ -246,72 +250,97 @@ class Engine(Modes):
 
     def _read_uart(self):
         rx = self._rx
-        for _ in range(PASS_BURST):
+        burst = PASS_BURST
+        while burst:
             n = self.uart.readinto(rx)
             if not n:
                 return
             if self._mode != MODE_PASS or self._pn or n < PASS_CHUNK or self._plus or rx[0] == 43:
-                self.feed(memoryview(rx)[:n])
+                self._feed(rx, n)
                 return
             # the bulk of passthrough: a whole chunk that cannot start a '+++' goes from the read buffer,
             # and while reads come in chunks the next one follows without a poll
             self._last_rx = ticks_ms()
             self._sink.send(rx, 0, n)
+            burst -= 1
 
-    def feed(self, mv):
+    def feed(self, data):
         """Handle bytes that arrived on the UART."""
+        self._feed(bytes(data), len(data))
+
+    def _feed(self, buf, n):
+        """Handle buf[:n] (bytes or a bytearray), which arrived on the UART."""
         now = ticks_ms()
         i = 0
-        n = len(mv)
         if self._cr_wait:
             self._cr_wait = False
-            if mv[0] == 10:
+            if buf[0] == 10:
                 if self.echo:
                     self.uart.write(b"\n")
                 i = 1
             self._end_line()
         while i < n:
-            if self._mode == MODE_PASS:
-                i += self._pass_feed(mv[i:], now)
-            if self._mode == MODE_DATA:
-                i += self._data_feed(mv[i:])
-            elif self._cmd is not None:
-                self._busy(mv[i:])
-                break
+            if self._mode == MODE_LINE and self._cmd is None:
+                i = self._line_feed(buf, i, n)
             else:
-                i = self._line_feed(mv, i)
+                i = self._data_or_busy(buf, i, n, now)
         self._last_rx = now
 
+    def _data_or_busy(self, buf, i, n, now):
+        """Passthrough or data-input bytes, or input while a command runs; returns where they end."""
+        if self._mode == MODE_PASS:
+            return i + self._pass_feed(memoryview(buf)[i:n], now)
+        if self._mode == MODE_DATA:
+            return i + self._data_feed(memoryview(buf)[i:n])
+        self._busy(memoryview(buf)[i:n])
+        return n
+
     # ---- command mode -------------------------------------------------------------------------
-    def _line_feed(self, mv, i):
-        n = len(mv)
-        j = self._scan(mv, i, n)
-        end = j
-        if j < n:
-            end = j + 1
-            if mv[j] == 13:
-                if end < n and mv[end] == 10:
-                    end += 1
-                elif end == n:
-                    self._cr_wait = True
+    def _line_feed(self, buf, i, n):
+        """Take command-mode bytes from buf[i:n]; returns where they end (after a line's terminator)."""
+        j = buf.find(b"\r", i, n)
+        if j < 0 or buf.find(b"\n", i, j) >= 0:  # no CR, or an LF before it: mind the quotes
+            j = self._scan(buf, i, n)
+        if j == n:  # the line goes on in the next read
+            self._keep(buf, i, n)
+            if self.echo:
+                self._echo(buf, i, n)
+            return n
+        end = j + 1
+        if buf[j] == 13:
+            if end == n:
+                self._cr_wait = True
+            elif buf[end] == 10:
+                end += 1
         if self.echo:
-            self.uart.write(mv[i:end])
-        k = j - i
-        if self._overflow or self._n + k > LINE_MAX:
-            self._overflow = True
-        else:
-            self._line[self._n : self._n + k] = mv[i:j]
-            self._n += k
-        if j < n and not self._cr_wait:
-            self._end_line()
+            self._echo(buf, i, end)
+        if self._cr_wait or self._n or self._overflow or j - i > LINE_MAX:
+            self._keep(buf, i, j)
+            if not self._cr_wait:
+                self._end_line()
+        else:  # the whole line came in this read
+            self._quote = 0
+            if j > i:
+                self.execute(buf[i:j])
         return end
 
-    def _scan(self, mv, j, n):
-        """Where the line in mv[j:n] ends: at a CR, or at an LF outside double quotes (a lone LF inside a
+    def _echo(self, buf, i, j):
+        self.uart.write(buf, i, j - i)
+
+    def _keep(self, buf, i, j):
+        """Add buf[i:j] to the line being typed (or note that it is too long)."""
+        if self._overflow or self._n + j - i > LINE_MAX:
+            self._overflow = True
+        elif j > i:
+            self._line[self._n : self._n + j - i] = buf[i:j]
+            self._n += j - i
+
+    def _scan(self, buf, j, n):
+        """Where the line in buf[j:n] ends: at a CR, or at an LF outside double quotes (a lone LF inside a
         quoted parameter is data, DESIGN §3); the quote state carries over between reads."""
         q = self._quote  # bit 0: inside quotes, bit 1: the last byte was a backslash
         while j < n:
-            c = mv[j]
+            c = buf[j]
             if c == 13 or (c == 10 and not q & 1):
                 break
             if c == 34 and not q & 2:
@@ -329,7 +358,7 @@ class Engine(Modes):
             self._overflow = False
             replies.espat(self, parser.E_LENGTH)  # no command was dispatched: esp-at's answer
         elif n:
-            self.execute(bytes(self._line[:n]))
+            self.execute(self._line[:n])
 
     def _busy(self, mv):
         data = bytes(mv)
@@ -351,45 +380,77 @@ class Engine(Modes):
         return mod
 
     def execute(self, line):
-        """Run one complete command line (without its terminator)."""
-        self._errors = replies.espat
+        """Run one complete command line (bytes or a bytearray, without its terminator). A line whose key
+        (``AT+X``, ``AT+X?``, ``AT+X=?``, or ``AT+X=`` for every set line) ran before runs without being
+        parsed again: the key finds how (Engine._how)."""
+        line = bytes(line)
         try:
-            name, form, args = parser.split_line(line)
-            entry = table.find(name)
-            if entry is None:
-                raise AtError(parser.E_UNKNOWN)
-            mod = self.family(entry[1])
-            self._errors = getattr(mod, "ERRORS", replies.espat)
-            if not entry[2] & form:
-                raise AtError(parser.E_FORM)
-            if form == TEST and len(entry) > 4:  # the row's fixed answer to AT+X=? ("": OK alone)
-                if entry[4]:
-                    self.reply(entry[4])
-                self._finish(None)
-                return
-            fname = table.handler_name(name)
-            fn = getattr(mod, _PREFIX[form] + fname)
-            if form == SET:
-                spec = getattr(mod, "p_" + fname)
-                if callable(spec):  # a spec that depends on the family's state (e.g. AT+CIPMUX)
-                    spec = spec()
-                values = parser.parse_args(args, spec, entry[2] & LOOSE)
-                result = fn(self, *values)
+            eq = line.find(b"=")
+            if eq >= 0 and (line[-1] != 63 or line[-2] != 61):  # "=", and not AT+X=?: a set line
+                result = self._run_set(line, eq)
             else:
-                result = fn(self)
-        except AtError as e:
-            self.error(e.code)
+                how = self._dispatch.get(line)
+                if how is None:
+                    how = self._how(line, line)
+                self._errors = how[0]
+                if how[1] is not None:
+                    result = how[1](self)
+                else:  # the row's fixed answer to AT+X=? ("": OK alone)
+                    if how[2]:
+                        self.reply(how[2])
+                    result = None
+        except Exception as e:  # AtError; or a bug in a family, which must not kill the module
+            self._failed(e)
             return
-        except Exception as e:  # a bug in a family must not kill the module
-            print_exc(e)
-            self.error(parser.E_EXEC)
-            return
-        if type(result) is _GENERATOR:
+        if result is None:
+            self.uart.write(OK)
+        elif type(result) is _GENERATOR:
             self._cmd = result
             self._wake = ticks_ms()
             self._resume()
+        elif result is False:
+            self.error(parser.E_EXEC)
+
+    def _failed(self, e):
+        if isinstance(e, AtError):
+            self.error(e.code)
         else:
-            self._finish(result)
+            print_exc(e)
+            self.error(parser.E_EXEC)
+
+    def _run_set(self, line, eq):
+        how = self._dispatch.get(line[: eq + 1])
+        if how is None:
+            how = self._how(line, line[: eq + 1])
+        self._errors = how[0]
+        spec = how[2]
+        if callable(spec):  # a spec that depends on the family's state (e.g. AT+CIPMUX)
+            spec = spec()
+        return how[1](self, *parser.parse_args(line[eq + 1 :], spec, how[3]))
+
+    def _how(self, line, key):
+        """Parse the line, find its row and handler, remember them under ``key``: (the family's error
+        writer, the handler or None for a fixed test answer, the set spec or that answer, LOOSE)."""
+        self._errors = replies.espat
+        name, form, _ = parser.split_line(line)
+        entry = table.find(name)
+        if entry is None:
+            raise AtError(parser.E_UNKNOWN)
+        mod = self.family(entry[1])
+        errors = getattr(mod, "ERRORS", replies.espat)
+        self._errors = errors
+        if not entry[2] & form:
+            raise AtError(parser.E_FORM)
+        if form == TEST and len(entry) > 4:
+            how = (errors, None, entry[4], 0)
+        else:
+            fname = table.handler_name(name)
+            fn = getattr(mod, _PREFIX[form] + fname)
+            how = (errors, fn, getattr(mod, "p_" + fname) if form == SET else None, entry[2] & LOOSE)
+        if len(self._dispatch) >= DISPATCH_MAX:
+            self._dispatch.clear()
+        self._dispatch[key] = how
+        return how
 
     def _finish(self, result):
         if result is None:

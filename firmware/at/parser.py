@@ -21,6 +21,7 @@ INT = const(0)
 STR = const(1)
 HEX = const(2)
 TAIL = const(3)
+UTF8 = const(4)
 
 # esp-at error sub-codes (category 0x01, reference §3): ERR CODE = 0x01SSEEEE.
 E_NO_PREFIX = const(0x01030000)
@@ -51,6 +52,12 @@ def num(lo, hi, opt=False):
 def text(maxlen, minlen=0, opt=False):
     """A string parameter of minlen..maxlen bytes (UTF-8)."""
     return (STR, minlen, maxlen, opt)
+
+
+def utf8(maxlen, minlen=0, opt=False):
+    """A string parameter as ``text``, delivered as its UTF-8 bytes: no str is made (on MicroPython each new
+    str is looked up among the interned strings, which costs more than the rest of a short command)."""
+    return (UTF8, minlen, maxlen, opt)
 
 
 def hexstr(maxbytes, opt=False):
@@ -118,6 +125,25 @@ def _tail(s, i):
     return True, _unescape(s[i + 1 : j])
 
 
+def _quoted(s, i):
+    """The quoted string whose first byte is s[i], its escapes undone, and where it ends: (bytes, index)."""
+    val = bytearray()
+    n = len(s)
+    while True:
+        if i >= n:
+            raise AtError(E_PARSE)
+        c = s[i]
+        if c == 92:  # backslash: the next byte stands for itself
+            i += 1
+            if i >= n:
+                raise AtError(E_PARSE)
+            c = s[i]
+        elif c == 34:
+            return bytes(val), i + 1
+        val.append(c)
+        i += 1
+
+
 def _fields(s, tail_at=-1):
     """Split argument bytes into fields: (quoted: bool, raw bytes), honouring quotes and escapes. Field
     number ``tail_at`` takes the rest of the line (a TAIL)."""
@@ -131,32 +157,22 @@ def _fields(s, tail_at=-1):
             out.append(_tail(s, i))
             return out
         if i < n and s[i] == 34:  # quoted string
-            i += 1
-            val = bytearray()
-            while True:
-                if i >= n:
-                    raise AtError(E_PARSE)
-                c = s[i]
-                if c == 92:  # backslash: the next byte stands for itself
-                    i += 1
-                    if i >= n:
-                        raise AtError(E_PARSE)
-                    c = s[i]
-                elif c == 34:
-                    i += 1
-                    break
-                val.append(c)
-                i += 1
+            j = s.find(b"\"", i + 1)
+            if j > i and s.find(b"\\", i + 1, j) < 0:  # no escapes: the bytes up to the next quote
+                val = s[i + 1 : j]
+                i = j + 1
+            else:
+                val, i = _quoted(s, i + 1)
             while i < n and s[i] == 32:
                 i += 1
             if i < n and s[i] != 44:
                 raise AtError(E_PARSE)
-            out.append((True, bytes(val)))
+            out.append((True, val))
         else:
             j = s.find(b",", i)
             if j < 0:
                 j = n
-            out.append((False, bytes(s[i:j]).strip()))
+            out.append((False, s[i:j].strip()))  # s is bytes: its slices are
             i = j
         if i >= n:
             return out
@@ -171,14 +187,15 @@ def _decode(raw, index):
 
 
 def _integer(raw, index):
-    digits = raw[1:] if raw[:1] == b"-" else raw
+    digits = raw[1:] if raw[0] == 45 else raw  # raw is not empty
     if not digits or not digits.isdigit():
         raise AtError(E_TYPE | index)
     return int(raw)
 
 
 def parse_args(s, spec, loose=False):
-    """Parse argument bytes by ``spec`` (a tuple of num/text/hexstr); omitted fields become None."""
+    """Parse argument bytes (bytes, not a bytearray) by ``spec`` (a tuple of num/text/utf8/hexstr/tail);
+    omitted fields become None."""
     need = len(spec)
     fields = _fields(s, need - 1 if need and spec[-1][0] == TAIL else -1)
     while len(fields) > need and fields[-1] == (False, b""):
@@ -211,6 +228,11 @@ def parse_args(s, spec, loose=False):
                 except ValueError:
                     raise AtError(E_TYPE | index)
                 size = len(v)
+            elif kind == UTF8:
+                v = raw
+                size = len(raw)
+                if size and max(raw) > 127:  # not ASCII: it must be UTF-8
+                    _decode(raw, index)
             else:
                 v = _decode(raw, index)
                 size = len(raw)

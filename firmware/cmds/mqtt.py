@@ -6,7 +6,7 @@ esp-at's URCs. A received message goes out as +MQTTSUBRECV (a message longer tha
 several, as esp-at does), and is acknowledged to the broker once its line is on the UART.
 """
 from at.engine import DONE
-from at.parser import AtError, num, text, E_EXEC
+from at.parser import AtError, num, text, utf8, E_EXEC
 from cmds import wifi
 from net import mqtt, pki, session
 
@@ -227,31 +227,30 @@ def _connected():
 
 
 # ---- publishing ----------------------------------------------------------------------------------
-p_mqttpub = (num(0, 0), text(128, 1), text(256), num(0, 2), num(0, 1))
+p_mqttpub = (num(0, 0), utf8(128, 1), utf8(256), num(0, 2), num(0, 1))  # as bytes: no str per message
 
 
 def s_mqttpub(at, link_id, topic, data, qos, retain):
     _connected()
-    return _publish(at, topic, data.encode(), qos, retain, None)
-
-
-def _publish(at, topic, data, qos, retain, raw):
-    try:
-        pid = link0.publish(topic, data, qos, bool(retain))
-    except (mqtt.MqttError, ValueError):
-        if raw:
-            at.write(b"+MQTTPUB:FAIL\r\n")
-            return DONE
+    pid = _send(topic, data, qos, retain)
+    if pid is None:
         raise AtError(E_PUBLISH_FAILED)
-    err = None
-    if qos:
-        err = yield from link0.wait(pid)
-    if raw:
-        at.write(b"+MQTTPUB:OK\r\n" if err is None else b"+MQTTPUB:FAIL\r\n")
-        return DONE
+    return _acked(pid) if qos else None  # QoS 0 is done once sent: no generator to step
+
+
+def _send(topic, data, qos, retain):
+    """Publish; the packet id (0 at QoS 0), or None when it could not be sent."""
+    try:
+        return link0.publish(topic, data, qos, bool(retain))
+    except (mqtt.MqttError, ValueError):
+        return None
+
+
+def _acked(pid):
+    """Generator for a command: OK once the broker acknowledged ``pid``, else the publish error."""
+    err = yield from link0.wait(pid)
     if err is not None:
         raise AtError(E_PUBLISH_FAILED)
-    return None
 
 
 p_mqttpubraw = (num(0, 0), text(128, 1), num(0, 0x7FFFFFFF), num(0, 2), num(0, 1))
@@ -267,11 +266,13 @@ def s_mqttpubraw(at, link_id, topic, length, qos, retain):
 
 def _pubraw(at, topic, length, qos, retain):
     data = yield from at.receive(length, 20000)
-    if data is None:
-        at.write(b"+MQTTPUB:FAIL\r\n")
-        return DONE
-    result = yield from _publish(at, topic, bytes(data), qos, retain, True)
-    return result
+    pid = None if data is None else _send(topic, bytes(data), qos, retain)
+    if pid:  # QoS 1 or 2: the broker's acknowledgement first
+        err = yield from link0.wait(pid)
+        if err is not None:
+            pid = None
+    at.write(b"+MQTTPUB:FAIL\r\n" if pid is None else b"+MQTTPUB:OK\r\n")
+    return DONE
 
 
 # ---- subscriptions -------------------------------------------------------------------------------

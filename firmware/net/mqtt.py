@@ -331,9 +331,10 @@ class Client:
             if self._conn is not conn:
                 return self._take()
             now = ticks_ms()
-        expired = [pid for pid in self._pending if ticks_diff(now, self._pending[pid][1]) >= 0]
-        for pid in sorted(expired):
-            self._ev.append(("failed", _KIND[self._pending.pop(pid)[0]], pid, TIMEOUT))
+        if self._pending:
+            expired = [pid for pid in self._pending if ticks_diff(now, self._pending[pid][1]) >= 0]
+            for pid in sorted(expired):
+                self._ev.append(("failed", _KIND[self._pending.pop(pid)[0]], pid, TIMEOUT))
         if self._ping_at is not None:
             if ticks_diff(now, self._ping_at) > self.timeout_ms:
                 self._drop(PING_TIMEOUT)
@@ -347,6 +348,8 @@ class Client:
     # -- inside
     def _take(self):
         ev = self._ev
+        if not ev:
+            return ()  # the usual tick: nothing happened, nothing allocated
         self._ev = []
         return ev
 

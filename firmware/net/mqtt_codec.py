@@ -46,14 +46,7 @@ def _fixed(first, n):
         raise ValueError("packet too large")
     out = bytearray(5)
     out[0] = first
-    i = 1
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out[i] = b | 0x80 if n else b
-        i += 1
-        if not n:
-            return out[:i]
+    return out[: _put_length(out, n)]
 
 
 def _field(s):
@@ -105,20 +98,45 @@ def encode_connect(client_id, keepalive=60, clean=True, user=None, password=None
 
 
 def encode_publish(topic, payload, qos=0, retain=False, dup=False, pid=0):
-    """PUBLISH (pid only for QoS 1 and 2). A topic name is not empty and has no wildcards."""
+    """PUBLISH (pid only for QoS 1 and 2). A topic name is not empty and has no wildcards. The packet is
+    built in one buffer, the one allocation of a publish."""
     _check_qos(qos)
-    t = _field(topic)
-    if len(t) == 2 or b"+" in t[2:] or b"#" in t[2:]:
+    if isinstance(topic, str):
+        topic = topic.encode()
+    if len(topic) > 65535:
+        raise ValueError("field longer than 65535 bytes")
+    if not topic or b"+" in topic or b"#" in topic:
         raise ValueError("bad topic name")
     if qos:
         _check_pid(pid)
-    n = len(t) + (2 if qos else 0) + len(payload)
-    out = _fixed(0x30 | (0x08 if dup else 0) | qos << 1 | (1 if retain else 0), n)
-    out += t
+    n = 2 + len(topic) + (2 if qos else 0) + len(payload)
+    if n > 268435455:
+        raise ValueError("packet too large")
+    out = bytearray(2 + (n > 127) + (n > 16383) + (n > 2097151) + n)
+    i = _put_length(out, n)
+    out[0] = 0x30 | (0x08 if dup else 0) | qos << 1 | (1 if retain else 0)
+    out[i] = len(topic) >> 8
+    out[i + 1] = len(topic) & 255
+    out[i + 2 : i + 2 + len(topic)] = topic
+    i += 2 + len(topic)
     if qos:
-        out += _u16(pid)
-    out += payload
+        out[i] = pid >> 8
+        out[i + 1] = pid & 255
+        i += 2
+    out[i:] = payload
     return out
+
+
+def _put_length(out, n):
+    """Write the remaining length ``n`` from out[1]; returns where it ends."""
+    i = 1
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out[i] = b | 0x80 if n else b
+        i += 1
+        if not n:
+            return i
 
 
 def encode_ack(kind, pid):
