@@ -322,3 +322,14 @@ def test_bytes_after_a_completed_plus_plus_plus_are_commands(at, sink):
     time.sleep(0.03)
     assert feed(at, b"AT\r\n") == OK  # the silence had passed before the loop noticed
     assert sink.exited and sink.chunks == []
+
+
+def test_a_response_line_goes_out_in_one_write(at):
+    """Clients read line by line with short timeouts: a line and its CR LF leave in one write."""
+    writes = []
+    write = at.uart.write
+    at.uart.write = lambda data, *rest: writes.append(bytes(data)) or write(data, *rest)
+    feed(at, b"ATE0\r\n")
+    writes.clear()
+    feed(at, b"AT+SYSLOG?\r\n")
+    assert writes[0] == b"+SYSLOG:0\r\n"

@@ -80,9 +80,9 @@ class Engine(Modes):
         self.uart.write(self.buf, 0, n)
 
     def reply(self, line):
-        """Write one response line (str or bytes) with its CR LF."""
-        self.uart.write(line)
-        self.uart.write(b"\r\n")
+        """Write one response line (str or bytes) with its CR LF, in one write: a client reading line by line
+        with a short timeout never sees half a line."""
+        self.uart.write((line.encode() if type(line) is str else line) + b"\r\n")
 
     def error(self, code=parser.E_EXEC):
         """Write the error lines for ``code`` as the running command's family does (esp-at's by default)."""

@@ -167,8 +167,7 @@ def _receive_datagram(at, link):
     elif passive:
         _keep(at, link, data)  # esp-at: a datagram that does not fit is lost
     else:
-        at.write(_ipd_head(link, len(data), sender))
-        at.write(data)
+        at.write(_ipd_head(link, len(data), sender) + data)  # a datagram: its +IPD in one write
 
 
 def _read(at, link):
