@@ -18,15 +18,20 @@ import os
 import sys
 
 
-def _shadows(folder):
-    """Whether ``folder`` holds a socket module of ours (boards/host, or its .mpy build for emulate --mpy)."""
-    for name in ("/socket.py", "/socket.mpy"):
+def _holds(folder, module):
+    for ext in (".py", ".mpy"):
         try:
-            os.stat((folder or ".") + name)
+            os.stat((folder or ".") + "/" + module + ext)
             return True
         except OSError:
             pass
     return False
+
+
+def _shadows(folder):
+    """Whether ``folder`` holds a socket module of ours (boards/host, or its .mpy build for emulate --mpy):
+    one beside the host board's hoststate, which tells it from the interpreter's own library folder."""
+    return _holds(folder, "socket") and _holds(folder, "hoststate")
 
 
 _path = sys.path
