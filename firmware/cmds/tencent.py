@@ -17,7 +17,7 @@ from at.parser import AtError, num, text
 from at.replies import DONE, OK
 from cloud import tencent
 from cmds import netutil, wifi
-from net import sntp, transport
+from net import transport
 
 ERRORS = replies.cme
 
@@ -74,6 +74,8 @@ def now(budget_ms):
     """Generator: Unix seconds now. When the clock was never set, the NTP servers the module knows
     (AT+CIPSNTPCFG's, by default cn.ntp.org.cn, ntp.sjtu.edu.cn, us.pool.ntp.org) are asked, for at most
     ``budget_ms``, and the clock is set; None when none answered. Signatures carry the time."""
+    from net import sntp  # imported here: only a connection or a registration needs it
+
     t = netutil.clock()
     if t >= SANE_TIME:
         return t
