@@ -16,7 +16,7 @@ from at import replies
 from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text, tail
 from at.replies import DONE
-from cmds import netutil, tencent, wifi
+from cmds import tencent, wifi
 
 # net.session (with net.mqtt and its codec), net.pki and cloud.tencent are imported by the first AT+TCMQTTCONN:
 # the test forms, the queries and the commands refused before a connection need none of them
@@ -145,6 +145,8 @@ def _sign(config):
 
 
 def _expiry():
+    from cmds import netutil  # imported already: tencent.now() asked it before the signing
+
     now = netutil.clock()
     if now < tencent.SANE_TIME:
         raise ValueError("the clock is not set")
