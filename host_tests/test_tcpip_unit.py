@@ -39,10 +39,11 @@ def test_link_id_first_with_cipmux(at):
 
 def test_buffers_are_made_on_first_use(at, tcp_echo):
     """Passive mode: a link's 5760-byte hold comes with its first bytes; the active read buffer never."""
-    tcplinks = sys.modules["cmds.tcplinks"]  # imported at boot with the family (AT+SAVETRANSLINK)
-    assert tcplinks._rx is None
+    assert "cmds.tcpip" not in sys.modules  # no link saved (AT+SAVETRANSLINK): the family waits for its first command
     assert at.cmd("AT+CWMODE=2") == ["OK"]  # a network (the SoftAP) without joining an AP
     assert at.cmd("AT+CIPRECVTYPE=1") == ["OK"]
+    tcplinks = sys.modules["cmds.tcplinks"]
+    assert tcplinks._rx is None
     assert at.cmd('AT+CIPSTART="TCP","127.0.0.1",%d' % tcp_echo.port) == ["CONNECT", "OK"]
     link = tcplinks.links[0]
     assert link.hold is None

@@ -6,6 +6,8 @@ _NOT_FOUND = (-0x1102, "ESP_ERR_NVS_NOT_FOUND")
 _KEY_TOO_LONG = (-0x1109, "ESP_ERR_NVS_KEY_TOO_LONG")
 _BAD_LENGTH = (-0x110C, "ESP_ERR_NVS_INVALID_LENGTH")
 _BAD_NAME = (-0x1108, "ESP_ERR_NVS_INVALID_NAME")
+_PIECE = 256  # Partition reads and writes its file this much at a time
+_ERASED = b"\xff" * _PIECE
 
 
 class NVS:
@@ -127,46 +129,58 @@ class Partition:
         label, ptype, subtype, offset, size = self._row
         return (ptype, subtype, offset, size, label, False)
 
-    def _read(self, pos, n):
-        data = b""
+    def _check(self, pos, n):
+        if pos < 0 or pos + n > self._row[4]:
+            raise OSError(-0x102, "ESP_ERR_INVALID_ARG")
+
+    def _open(self):
+        """The partition's file for reading and writing, made erased (0xFF) in full on first use."""
+        if not hoststate.exists(self._file):
+            hoststate.makedirs(hoststate.path("flash"))
+            with open(self._file, "wb") as f:  # a piece at a time: a partition can be larger than the heap
+                for at in range(0, self._row[4], _PIECE):
+                    f.write(_ERASED[: self._row[4] - at])
+        return open(self._file, "r+b")
+
+    def readblocks(self, block_num, buf, offset=0):
+        """Into ``buf`` with no copy of it (the chip's flash reads cost no heap either)."""
+        pos = block_num * self._bs + offset
+        self._check(pos, len(buf))
+        mv = memoryview(buf)
+        got = 0
         try:
             with open(self._file, "rb") as f:
                 f.seek(pos)
-                data = f.read(n)
+                got = f.readinto(mv) or 0
         except OSError:
-            pass
-        return data + b"\xff" * (n - len(data))
-
-    def _write(self, pos, data):
-        size = self._row[4]
-        if pos < 0 or pos + len(data) > size:
-            raise OSError(-0x102, "ESP_ERR_INVALID_ARG")
-        if not hoststate.exists(self._file):
-            hoststate.makedirs(hoststate.path("flash"))
-            erased = b"\xff" * self._bs
-            with open(self._file, "wb") as f:  # block by block: a partition can be larger than the heap
-                for at in range(0, size, self._bs):
-                    f.write(erased[: size - at])
-        with open(self._file, "r+b") as f:
-            f.seek(pos)
-            f.write(data)
-
-    def readblocks(self, block_num, buf, offset=0):
-        pos = block_num * self._bs + offset
-        if pos < 0 or pos + len(buf) > self._row[4]:
-            raise OSError(-0x102, "ESP_ERR_INVALID_ARG")
-        buf[:] = self._read(pos, len(buf))
+            pass  # never written: erased
+        for at in range(got, len(mv), _PIECE):
+            k = min(_PIECE, len(mv) - at)
+            mv[at : at + k] = _ERASED[:k]
 
     def writeblocks(self, block_num, buf, offset=None):
+        """Without ``offset`` the blocks are erased first; a write can only clear bits, as on NOR flash.
+        A piece at a time, so a write needs no heap the size of ``buf``."""
         pos = block_num * self._bs + (offset or 0)
-        data = bytes(buf)
+        mv = memoryview(buf)
+        self._check(pos, len(mv))
         if offset is None:
-            for b in range(len(data) // self._bs + (1 if len(data) % self._bs else 0)):
+            for b in range((len(mv) + self._bs - 1) // self._bs):
                 self.ioctl(6, block_num + b)
-        old = self._read(pos, len(data))
-        if old != b"\xff" * len(data):
-            data = bytes(a & b for a, b in zip(old, data))
-        self._write(pos, data)
+        old = bytearray(_PIECE)
+        with self._open() as f:
+            for at in range(0, len(mv), _PIECE):
+                k = min(_PIECE, len(mv) - at)
+                f.seek(pos + at)
+                f.readinto(memoryview(old)[:k])
+                if old[:k] != _ERASED[:k]:
+                    for i in range(k):
+                        old[i] &= mv[at + i]
+                    piece = memoryview(old)[:k]
+                else:
+                    piece = mv[at : at + k]
+                f.seek(pos + at)
+                f.write(piece)
 
     def ioctl(self, op, arg=None):
         if op == 4:
@@ -174,7 +188,11 @@ class Partition:
         if op == 5:
             return self._bs
         if op == 6:
-            self._write(arg * self._bs, b"\xff" * self._bs)
+            self._check(arg * self._bs, self._bs)
+            with self._open() as f:
+                f.seek(arg * self._bs)
+                for at in range(0, self._bs, _PIECE):
+                    f.write(_ERASED[: self._bs - at])
         return 0
 
     def set_boot(self):

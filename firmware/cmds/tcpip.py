@@ -12,7 +12,7 @@ from at.modes import PASS_CHUNK
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
 from cmds import tcplinks, wifi
 from cmds.tcplinks import Link, MAX_LINKS, links
-from net import pki, transport
+from net import transport
 
 SEND_MAX = 8192  # AT+CIPSEND's limit (2048 in v1.2, 8192 in 2.x)
 RECV_MAX = 0x7FFFFFFF  # AT+CIPRECVDATA's <len> (esp-at)
@@ -62,7 +62,7 @@ def _open_pass_link(at, timeout_ms, udp_port=0):
     if kind == "UDP":
         tcplinks.attach(at, Link(0, kind, transport.open_udp(addr, udp_port), addr[:2], 0))
         return
-    conn = yield from transport.open_tcp(addr, timeout_ms, _tls(kind), host)
+    conn = yield from transport.open_tcp(addr, timeout_ms, _tls(at, kind), host)
     if conn is not None and links[0] is None:
         tcplinks.attach(at, Link(0, kind, conn, addr[:2], 0))
     elif conn is not None:
@@ -166,7 +166,7 @@ def _open(at, index, kind, host, addr, extra, udp_mode):
             raise AtError(E_EXEC)
         tcplinks.attach(at, Link(index, kind, conn, addr[:2], 0, udp_mode or 0))
     else:
-        conn = yield from transport.open_tcp(addr, 10000, _tls(kind, index), host)
+        conn = yield from transport.open_tcp(addr, 10000, _tls(at, kind, index), host)
         if conn is None:
             at.write(tcplinks.closed_line(index))
             return False
@@ -175,22 +175,36 @@ def _open(at, index, kind, host, addr, extra, udp_mode):
         tcplinks.attach(at, Link(index, kind, conn, addr[:2], 0))
     if not tcplinks.mux:
         pass_target = (kind, host, addr)
+        at.monitor(_watch)
     at.write(b"%d,CONNECT\r\n" % index if tcplinks.mux else b"CONNECT\r\n")
     return None
 
 
-def _tls(kind, index=0):
+def _tls(at, kind, index=0):
     """The SSL context of link ``index`` per AT+CIPSSLCCONF: 0 no authentication, 1 our certificate,
     2 verify the server with the CA, 3 both (certificates from esp-at's client_* partitions)."""
     if kind != "SSL":
         return None
-    ctx = pki.client_context(ssl_conf[index] & 2, ssl_conf[index] & 1)
+    from net import pki  # imported here: only an SSL link needs it
+
+    auth = _ssl_conf(at)[index]
+    ctx = pki.client_context(auth & 2, auth & 1)
     if ctx is None:
         raise AtError(E_EXEC)  # a partition holds no certificate
     return ctx
 
 
-ssl_conf = [0] * MAX_LINKS  # AT+CIPSSLCCONF auth type per link
+ssl_conf = None  # type: list  # AT+CIPSSLCCONF auth type per link, once _ssl_conf() read it
+
+
+def _ssl_conf(at):
+    """AT+CIPSSLCCONF's auth type per link, as saved (read on first use: this family is imported by its
+    first command, not at power-up)."""
+    global ssl_conf
+    if ssl_conf is None:
+        saved = at.store.get_str("sslconf")
+        ssl_conf = [int(x) for x in saved.split(",")] if saved else [0] * MAX_LINKS
+    return ssl_conf
 
 
 def p_cipsslcconf():
@@ -201,9 +215,10 @@ def s_cipsslcconf(at, v0, v1, v2, v3=None):
     """AT+CIPSSLCCONF=[<link ID>,]<type>[,<cert_key_ID>][,<CA_ID>]: one certificate set (ID 0); with
     AT+CIPMUX=1 and no link ID, every link."""
     index, (auth, _, _) = link_and((v0, v1, v2, v3))
+    conf = _ssl_conf(at)
     for i in range(MAX_LINKS) if index is None else (index,):
-        ssl_conf[i] = auth
-    at.store.save_bytes("sslconf", ",".join([str(a) for a in ssl_conf]))
+        conf[i] = auth
+    at.store.save_bytes("sslconf", ",".join([str(a) for a in conf]))
 
 
 # ---- sending -------------------------------------------------------------------------------------
@@ -342,9 +357,10 @@ def e_cipstatus(at):
 
 
 def q_cipsslcconf(at):
+    conf = _ssl_conf(at)
     for i in range(MAX_LINKS):
-        if ssl_conf[i]:
-            at.reply("+CIPSSLCCONF:%d,%d,0,0" % (i, ssl_conf[i]))
+        if conf[i]:
+            at.reply("+CIPSSLCCONF:%d,%d,0,0" % (i, conf[i]))
 
 
 # ---- names ---------------------------------------------------------------------------------------
@@ -399,33 +415,12 @@ def q_ciprecvlen(at):
     at.reply("+CIPRECVLEN:" + ",".join([str(link.held()) if link else "-1" for link in links]))
 
 
-# ---- passthrough at power-up ---------------------------------------------------------------------
-def p_savetranslink():
-    """AT+SAVETRANSLINK=<mode>,<host>,<port>[,"TCP"|"SSL",<keepalive>] or [,"UDP",<UDP local port>]"""
-    return (num(0, 1), text(128, 1, True), num(1, 65535, True), text(3, 3, True), num(0, 65535, True))
-
-
-def s_savetranslink(at, mode, host, port, kind, extra):
-    """Always saved. Mode 1: at power-up, once the station has an address, open the link and pass through."""
-    if mode == 0:
-        at.store.erase("translink")
-        return None
-    kind = kind or "TCP"
-    if host is None or port is None or kind not in ("TCP", "UDP", "SSL") or (kind != "UDP" and (extra or 0) > 7200):
-        raise AtError(E_INVALID)
-    at.store.put_bytes("translink", "%s,%d,%d,%s" % (kind, port, extra or 0, host))
-
-
-def boot(at):
-    tcplinks.start(at)
-    at.monitor(_watch)
-    saved = at.store.get_str("sslconf")
-    if saved:
-        ssl_conf[:] = [int(x) for x in saved.split(",")]
-    saved = at.store.get_str("translink")
-    if saved:
-        kind, port, extra, host = saved.split(",", 3)
-        at.spawn(_boot_passthrough(at, kind, host, int(port), int(extra)))
+# ---- passthrough at power-up (AT+SAVETRANSLINK: cmds/translink.py) ----------------------------------
+def start_saved(at, saved):
+    """At power-up: open the link AT+SAVETRANSLINK saved (``saved`` as it stored it) once the station has
+    an address, and pass through."""
+    kind, port, extra, host = saved.split(",", 3)
+    at.spawn(_boot_passthrough(at, kind, host, int(port), int(extra)))
 
 
 def _boot_passthrough(at, kind, host, port, extra):
@@ -440,6 +435,7 @@ def _boot_passthrough(at, kind, host, port, extra):
             yield 1000
     cipmode = 1
     pass_target = (kind, host, addr)
+    at.monitor(_watch)
     tcplinks.frames()
     yield from _open_pass_link(at, 10000, extra)  # when it fails, the monitor keeps trying, as in any passthrough
     at.passthrough(_PassSink(at))

@@ -70,12 +70,6 @@ class Link:
         return self.end - self.start
 
 
-def start(at):
-    """The engine the sockets' readiness callbacks work with (the family's boot passes it)."""
-    global _at
-    _at = at
-
-
 def frames():
     """Make the read buffer of active mode and passthrough (passive mode needs none)."""
     global _rx, _body, _chunks
@@ -86,7 +80,8 @@ def frames():
 
 
 def attach(at, link):
-    global ever_linked
+    global ever_linked, _at
+    _at = at  # the engine the sockets' readiness callbacks work with
     if not passive:
         frames()
     links[link.index] = link
@@ -354,8 +349,9 @@ def _crlf_at(hold, i):
 
 
 def start_server(at, srv):
-    global server
+    global server, _at
     server = srv
+    _at = at
     at.watch(srv.sock, _on_readable)
 
 

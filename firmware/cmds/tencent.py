@@ -16,8 +16,7 @@ from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text
 from at.replies import DONE, OK
 from cloud import tencent
-from cmds import netutil, wifi
-from net import sntp, transport
+from cmds import wifi
 
 ERRORS = replies.cme
 
@@ -74,6 +73,9 @@ def now(budget_ms):
     """Generator: Unix seconds now. When the clock was never set, the NTP servers the module knows
     (AT+CIPSNTPCFG's, by default cn.ntp.org.cn, ntp.sjtu.edu.cn, us.pool.ntp.org) are asked, for at most
     ``budget_ms``, and the clock is set; None when none answered. Signatures carry the time."""
+    from cmds import netutil  # imported here (with net.sntp, net.transport): only a connection or a
+    from net import sntp, transport  # registration needs them
+
     t = netutil.clock()
     if t >= SANE_TIME:
         return t
@@ -350,6 +352,8 @@ def s_tccertcheck(at, name):
         data = f.read().strip()
     if data.startswith(b"-----BEGIN") and b"-----END" not in data:
         return done(at, "TCCERTCHECK", E_CHECK)
+    from net import transport  # imported here: the family's other commands need none of it
+
     try:
         ok = _der_whole(transport.der(data))
     except (ValueError, IndexError):

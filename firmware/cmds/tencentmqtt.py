@@ -16,9 +16,10 @@ from at import replies
 from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text, tail
 from at.replies import DONE
-from cloud import tencent as cloud
-from cmds import netutil, tencent, wifi
-from net import mqtt, pki, session
+from cmds import tencent, wifi
+
+# net.session (with net.mqtt and its codec), net.pki and cloud.tencent are imported by the first AT+TCMQTTCONN:
+# the test forms, the queries and the commands refused before a connection need none of them
 
 ERRORS = replies.cme
 
@@ -39,8 +40,8 @@ E_SUB = -108
 E_UNSUB = -121
 E_TIMEOUT = 202
 E_MANUAL = 2  # QCLOUD_RET_MQTT_MANUALLY_DISCONNECTED: +TCMQTTDISCON after AT+TCMQTTDISCONN
-_CONNECT_ERRORS = {mqtt.DNS: -602, mqtt.TCP: -603, mqtt.TIMEOUT: -111, mqtt.CLOSED: -608, mqtt.PROTOCOL: -112,
-                   "credentials": -1001}
+_CONNECT_ERRORS = {"dns": -602, "tcp": -603, "timeout": -111, "closed": -608, "protocol": -112,
+                   "credentials": -1001}  # by net.mqtt's reasons (DNS, TCP, TIMEOUT, CLOSED, PROTOCOL)
 _CONNACK_ERRORS = (-112, -113, -114, -115, -116, -117)  # by CONNACK return code 0-5
 
 conn = [1, 5000, 240, 1, 1]  # AT+TCMQTTCONN: tls mode, cmdtimeout, keepalive, clean session, reconnect
@@ -93,6 +94,9 @@ def connect(at, device):
     AT+TCMQTTCONN's settings: the time, then the connection; None or a §7.1 error number. (SoftAP
     provisioning reports the app's token through it.)"""
     global link, _device
+    from cloud import tencent as cloud
+    from net import mqtt, pki, session
+
     _device = device
     start = ticks_ms()
     now = yield from tencent.now(SNTP_MS)
@@ -129,6 +133,8 @@ def connect(at, device):
 
 def _sign(config):
     """The session's credentials hook: a fresh connid and expiry before every attempt."""
+    from cloud import tencent as cloud
+
     tls, pid, dev, key = _device
     config.client_id = pid + dev
     if tls == 2:
@@ -139,6 +145,8 @@ def _sign(config):
 
 
 def _expiry():
+    from cmds import netutil  # imported already: tencent.now() asked it before the signing
+
     now = netutil.clock()
     if now < tencent.SANE_TIME:
         raise ValueError("the clock is not set")
@@ -181,6 +189,8 @@ consumers = {}  # topic (bytes) -> fn(payload), see consume()
 
 
 def _on_event(ev):
+    from net import mqtt  # imported already: the session that calls this imports it
+
     at = link.at
     kind = ev[0]
     if kind == "message" and ev[1] in consumers:
@@ -214,6 +224,8 @@ def s_tcmqttpub(at, topic, qos, message):
 def publish(topic, data, qos):
     """Generator: publish, and for QoS 1 wait for the PUBACK; None or a §7.1/§7.2 error number. (The OTA
     family reports through it too.)"""
+    from net import mqtt  # imported already: _require found a session
+
     try:
         pid = link.publish(topic, data, qos)
     except mqtt.MqttError as e:
@@ -261,6 +273,8 @@ def s_tcmqttsub(at, topic, qos):
 
 def subscribe(topic, qos):
     """Generator: SUBSCRIBE and its SUBACK; None or an error number."""
+    from net import mqtt  # imported already: _require found a session
+
     if len(link.subs) >= MAX_SUBS and topic not in [s[0] for s in link.subs]:
         return E_MAX_SUBS
     err = yield from _request(link.subscribe, topic, qos)
@@ -269,6 +283,8 @@ def subscribe(topic, qos):
 
 def _request(request, topic, qos):
     """Generator: SUBSCRIBE (with ``qos``) or UNSUBSCRIBE and its ack; None, an mqtt reason or a number."""
+    from net import mqtt  # imported already: _require found a session
+
     try:
         pid = request(topic) if qos is None else request(topic, qos)
     except mqtt.MqttError as e:

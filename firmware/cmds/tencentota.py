@@ -20,7 +20,6 @@ from at.parser import AtError, num, text
 from at.replies import DONE, OK
 from cloud import tencent as cloud
 from cmds import tencent, tencentmqtt
-from net import http, pki
 
 ERRORS = replies.cme
 
@@ -145,6 +144,8 @@ def _download(at, round_, offer):
 
 def _fetch(at, round_, url, md5sum, size, new_version):
     """Generator: None, or the failure's code."""
+    from net import http, pki  # imported here: only a download needs them
+
     part = _partition()
     if size <= 0 or size > max_size(at):
         return E_UPGRADE

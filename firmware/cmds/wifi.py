@@ -132,14 +132,15 @@ def _set_link(at, state):
 def boot(at):
     """Restore the saved mode, addresses and SoftAP; rejoin the saved AP when AT+CWAUTOCONN=1."""
     global joined, reconn_interval, reconn_count
-    from cmds import wifiaddr  # imported here: it imports this module
-
     store = at.store
     m = store.get_int("cwmode", 1)
     sta.active(bool(m & 1))
     ap.active(bool(m & 2))
     sta.config(reconnects=0)
-    wifiaddr.restore(at)
+    if store.get_int("dhcp") is not None or [k for k in ("stamac", "apmac", "sta_ip", "ap_ip") if store.get_bytes(k)]:
+        from cmds import wifiaddr  # imported here (it imports this module), and only when it saved something
+
+        wifiaddr.restore(at)
     r = store.get_record(SOFTAP_KEY, 6)
     if r:
         _apply_softap(r[0].decode(), r[1].decode(), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
