@@ -128,3 +128,12 @@ def test_a_real_family_in_process():
         assert at.cmd("AT+CIPMUX=2") == ["ERROR"]
     finally:
         at.close()
+
+
+def test_a_fixed_test_answer_does_not_import_the_family():
+    at = InProc()
+    try:
+        assert at.cmd("AT+TCMQTTCONN=?")[-1] == "OK"
+        assert "cmds.tencentmqtt" not in sys.modules
+    finally:
+        at.close()

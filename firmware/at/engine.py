@@ -436,14 +436,14 @@ class Engine(Modes):
         entry = table.find(name)
         if entry is None:
             raise AtError(parser.E_UNKNOWN)
-        mod = self.family(entry[1])
-        errors = getattr(mod, "ERRORS", replies.espat)
-        self._errors = errors
-        if not entry[2] & form:
-            raise AtError(parser.E_FORM)
-        if form == TEST and len(entry) > 4:
-            how = (errors, None, entry[4], 0)
+        if form == TEST and len(entry) > 4 and entry[2] & TEST:  # the row's answer: its family stays unimported
+            how = (replies.espat, None, entry[4], 0)
         else:
+            mod = self.family(entry[1])
+            errors = getattr(mod, "ERRORS", replies.espat)
+            self._errors = errors
+            if not entry[2] & form:
+                raise AtError(parser.E_FORM)
             fname = table.handler_name(name)
             fn = getattr(mod, _PREFIX[form] + fname)
             how = (errors, fn, getattr(mod, "p_" + fname) if form == SET else None, entry[2] & LOOSE)
