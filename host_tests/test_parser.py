@@ -2,6 +2,7 @@
 import pytest
 
 from at import parser, table
+from at.help import HELP
 from at.parser import AtError, num, text, hexstr, parse_args, split_line, TEST, QUERY, SET, EXEC
 
 
@@ -102,14 +103,15 @@ def test_table_is_sorted_and_unique():
     names = [row[0] for row in table.TABLE]
     assert names == sorted(names)
     assert len(set(names)) == len(names)
+    assert list(HELP) == names  # one AT+IHELP line per command
 
 
 @pytest.mark.parametrize("row", table.TABLE, ids=[r[0] or "AT" for r in table.TABLE])
 def test_every_form_in_the_table_has_its_handler_and_spec(row):
-    name, family, forms, summary = row[:4]
+    name, family, forms = row[:3]
     mod = __import__("cmds." + family, None, None, ("_",))
     fname = table.handler_name(name)
-    fixed_test = len(row) > 4  # the row answers AT+X=? itself: no t_ handler
+    fixed_test = len(row) > 3  # the row answers AT+X=? itself: no t_ handler
     assert not fixed_test or forms & TEST
     for bit, prefix in ((TEST, "t_"), (QUERY, "q_"), (SET, "s_"), (EXEC, "e_")):
         wanted = bool(forms & bit) and not (bit == TEST and fixed_test)
@@ -119,7 +121,7 @@ def test_every_form_in_the_table_has_its_handler_and_spec(row):
         spec = getattr(mod, "p_" + fname)
         for shape in (spec(),) if callable(spec) else (spec,):
             assert isinstance(shape, tuple) and all(len(p) == 4 for p in shape), fname
-    assert summary
+    assert HELP[name]  # its AT+IHELP line
 
 
 def test_every_handler_is_in_the_table():

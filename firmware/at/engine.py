@@ -436,8 +436,8 @@ class Engine(Modes):
         entry = table.find(name)
         if entry is None:
             raise AtError(parser.E_UNKNOWN)
-        if form == TEST and len(entry) > 4 and entry[2] & TEST:  # the row's answer: its family stays unimported
-            how = (replies.espat, None, entry[4], 0)
+        if form == TEST and len(entry) > 3 and entry[2] & TEST:  # the row's answer: its family stays unimported
+            how = (replies.espat, None, entry[3], 0)
         else:
             mod = self.family(entry[1])
             errors = getattr(mod, "ERRORS", replies.espat)

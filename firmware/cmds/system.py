@@ -15,8 +15,10 @@ def e_gcmr(at):
 
 
 def e_ihelp(at):
+    from at.help import HELP  # imported for this command only
+
     for entry in table.TABLE:
-        at.reply("# AT%s -- %s" % (entry[0], entry[3]))
+        at.reply("# AT%s -- %s" % (entry[0], HELP[entry[0]]))
 
 
 def e_ireboot(at):
