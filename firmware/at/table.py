@@ -115,9 +115,9 @@ TABLE = (
     ("+HTTPTERM", "cellular_http", E, "end the HTTP service (cellular profile)"),
     ("+IAPCONFIGSTART", "system", T | S | L, "open the provisioning hotspot", "AT+IAPCONFIGSTART= <mode>, [ap_ssid_prefix], [ap_passwd],[aes_key]"),
     ("+IAPCONFIGSTOP", "system", T | E | L, "close the provisioning hotspot", "+IBLECONFIGSTOP"),  # sic: the manual
-    ("+IBLECONFIGSTART", "system", T | S | L, "BLE provisioning: 0 forgets the AP; 1, 2 ERROR (no BLE yet)",
+    ("+IBLECONFIGSTART", "aliyunble", T | S | L, "BLE provisioning for Alibaba's app; 0 forgets the AP",
      "+IBLECONFIGSTART=<mode>,[aes_key]"),
-    ("+IBLECONFIGSTOP", "system", T | E | L, "stop BLE provisioning (none runs: ERROR)", "+IBLECONFIGSTOP"),
+    ("+IBLECONFIGSTOP", "aliyunble", T | E | L, "stop BLE provisioning, BLE off", "+IBLECONFIGSTOP"),
     ("+ICCID", "cellular", E, "ICCID of the emulated SIM (cellular profile)"),
     ("+IDEFAULT", "system", T | E | L, "factory reset and restart", "+IDEFAULT"),
     ("+IDMASR", "aliyun_dm", T | S | L, "answer an asynchronous service call (+IDMAS)",
