@@ -244,7 +244,11 @@ def test_the_aes_key_a_wrong_key_stop_and_refusals(interp, air):
             assert app.conn.handle not in peer.device.connections  # the module dropped the link
             assert advert(peer)["connectable"]  # and advertises again
             app = App(peer, MAC)
-            app.authenticate("1234567890abcdef")  # the key given to the command
+            key = app.authenticate("1234567890abcdef")  # the key given to the command
+            app.write(app_frames(EXT_DOWN, tlv(1, b""), key, 2))
+            assert joined([app.next()], key) == (2, EXT_UP, tlv(1, b"NON-AOS"))
+            app.write(app_frames(EXT_DOWN, tlv(2, b""), key, 3))  # no identity, so no product key
+            assert app.next() == bytes([0, ERR, 0, 0])  # notified on FED8
         assert emu.drain(0.5) == b""  # no esp-at +BLECONN / +BLEDISCONN for an Alibaba MCU
         assert lines(emu, "AT+IBLECONFIGSTOP") == [b"OK"]
         assert lines(emu, "AT+BLEINIT?") == [b"+BLEINIT:0", b"OK"]

@@ -5,7 +5,8 @@ While the hotspot is open a UDP socket listens on PORT (5683, CoAP's). A switcha
 with AT+IAPCONFIGSTART's [aes_key] when one was given, else with the product secret of AT+IMQTTAUTH (or
 AT+IDMAUTH); the app gets its answer, the hotspot closes and the station joins the AP (saved), which the MCU
 hears as +INETSTAT:4. The bind token (the app's, or one made here) is kept until a cmds.aliyun Link next
-connects, which reports it on thing/awss/enrollee/match (``report``).
+connects, which reports it on thing/awss/enrollee/match (``report``). BLE provisioning (cmds/aliyunble.py)
+takes its key with ``secret`` and ends with ``provisioned`` too.
 """
 import binascii
 import random
