@@ -122,6 +122,7 @@ def _reset():
 def _on_connect(data):
     run = _run
     if run is not None and run.conn is None:
+        _forget(run)
         run.conn = data[0]
         run.advertising = False  # the controller stopped it
 
@@ -130,10 +131,15 @@ def _on_disconnect(data):
     run = _run
     if run is not None and data[0] == run.conn:
         run.conn = None
-        run.session = None
-        run.inbox = []
-        run.outbox = []
-        run.waiting = False
+        _forget(run)
+
+
+def _forget(run):
+    """A link begins or ends: what a monitor pass made meanwhile for the old one goes too."""
+    run.session = None
+    run.inbox = []
+    run.outbox = []
+    run.waiting = False
 
 
 def _on_write(data):
@@ -154,14 +160,18 @@ def _monitor(at):
     run = _run
     if run is None:
         return
-    if run.conn is None:
+    conn = run.conn  # once: the IRQ handler may change it meanwhile
+    if conn is None:
         if not run.advertising:
             adv, rsp = breeze.advert(_PRODUCT_ID, ble.radio.config("mac")[1])
-            ble.radio.gap_advertise(_ADV_INTERVAL_US, adv, resp_data=rsp, connectable=True)
-            run.advertising = True
+            run.advertising = True  # before: the app may link (and _on_connect clear it) during the call
+            try:
+                ble.radio.gap_advertise(_ADV_INTERVAL_US, adv, resp_data=rsp, connectable=True)
+            except OSError:
+                run.advertising = False
         return
     now = ticks_ms()
-    i = ble.index_of(run.conn)
+    i = ble.index_of(conn)
     size = (ble.links[i].mtu if i >= 0 else 23) - 3
     session = run.session
     if session is None:
@@ -171,7 +181,7 @@ def _monitor(at):
     while run.inbox:
         run.outbox.extend(session.take(run.inbox.pop(0), size))
     if session.failed or (not session.authenticated() and ticks_diff(now, run.deadline) >= 0):
-        ble.radio.gap_disconnect(run.conn)
+        ble.radio.gap_disconnect(conn)
         return
     if session.authenticating() and not run.outbox and ticks_diff(now, run.next_rand) >= 0:
         run.outbox.extend(session.hello(size))
@@ -179,21 +189,21 @@ def _monitor(at):
     if run.waiting:
         return
     if run.outbox:
-        _send(run, run.outbox.pop(0))
+        _send(run, conn, run.outbox.pop(0))
     elif session.apinfo is not None:
         ssid, pwd, token = session.apinfo[0], session.apinfo[1], session.apinfo[3]
         _stop(at)
         aliyun_prov.provisioned(at, ssid, pwd, token if token is not None and len(token) == 16 else None)
 
 
-def _send(run, packet):
+def _send(run, conn, packet):
     """ERR goes by notification, the rest by indication (confirmed before the next)."""
     try:
         if packet[1] == breeze.ERR:
-            ble.radio.gatts_notify(run.conn, run.handles[4], packet)  # type: ignore[call-arg]  # the stub drops conn_handle
+            ble.radio.gatts_notify(conn, run.handles[4], packet)  # type: ignore[call-arg]  # the stub drops conn_handle
         else:
             run.waiting = True
-            ble.radio.gatts_indicate(run.conn, run.handles[2], packet)  # type: ignore[call-arg]  # the stub drops conn_handle
+            ble.radio.gatts_indicate(conn, run.handles[2], packet)  # type: ignore[call-arg]  # the stub drops conn_handle
     except OSError:
         run.waiting = False
 
