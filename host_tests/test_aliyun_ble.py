@@ -106,7 +106,9 @@ def test_breeze_session_answers_as_the_app_expects(interp):
                app_frames(EXT_DOWN, tlv(3, b""), key, 6)[0]]  # no device name: ERR
     long = app_frames(EXT_DOWN, wifi("upy-at-emu", "emulator1"), key, 7)
     assert len(long) == 4
-    out = run_session(interp, PS, packets + long + [b"\x00"])
+    two = app_frames(EXT_DOWN, tlv(1, b"") + bytes(20), key, 8)
+    stray = bytes([0x10 | 9]) + two[1][1:]  # the second frame of another message
+    out = run_session(interp, PS, packets + long + [b"\x00", two[1], two[0], stray])
     adv, rsp = out[0].split()
     assert adv == "020106" "0303b3fe" "0fff" "a801" "05" "09" "78563412" "240ac4112233"
     assert rsp == "0309415a"  # "AZ"
@@ -123,6 +125,9 @@ def test_breeze_session_answers_as_the_app_expects(interp):
     assert (enc, msg_id, cmd, body) == (True, 7, EXT_UP, tlv(6, bytes([1, 1, 1, 3, 1, 0])))
     assert out[10].endswith("('upy-at-emu', 'emulator1', b'\\x02\\x00\\x00\\x00\\x00\\x01', %r)" % TOKEN)
     assert out[11].split()[0] == "000f0000"  # a frame too short
+    assert out[12].split()[0] == "000f0000"  # a second frame first
+    assert out[13].split()[0] == "-"  # a first frame: the request goes on
+    assert out[14].split()[0] == "000f0000"  # then another message's frame: dropped
 
 
 def test_breeze_session_with_a_wrong_key_fails(interp):
