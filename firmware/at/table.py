@@ -116,8 +116,8 @@ TABLE = (
     ("+HTTPTERM", "cellular_http", E),
     ("+IAPCONFIGSTART", "system", T | S | L, "AT+IAPCONFIGSTART= <mode>, [ap_ssid_prefix], [ap_passwd],[aes_key]"),
     ("+IAPCONFIGSTOP", "system", T | E | L, "+IBLECONFIGSTOP"),  # sic: the manual
-    ("+IBLECONFIGSTART", "system", T | S | L, "+IBLECONFIGSTART=<mode>,[aes_key]"),
-    ("+IBLECONFIGSTOP", "system", T | E | L, "+IBLECONFIGSTOP"),
+    ("+IBLECONFIGSTART", "aliyunble", T | S | L, "+IBLECONFIGSTART=<mode>,[aes_key]"),
+    ("+IBLECONFIGSTOP", "aliyunble", T | E | L, "+IBLECONFIGSTOP"),
     ("+ICCID", "cellular", E),
     ("+IDEFAULT", "system", T | E | L, "+IDEFAULT"),
     ("+IDMASR", "aliyun_dm", T | S | L, "+IDMASR=<msg_id>,<service_id>,<code>,<reply_message>"),

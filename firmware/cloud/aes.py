@@ -16,3 +16,15 @@ def cbc_decrypt(key, iv, data):
 
     dec = Cipher(algorithms.AES(bytes(key)), modes.CBC(bytes(iv))).decryptor()
     return dec.update(bytes(data)) + dec.finalize()
+
+
+def cbc_encrypt(key, iv, data):
+    """``data`` (a multiple of 16 bytes, padded by the caller) encrypted with ``key`` and ``iv``."""
+    if MICROPYTHON:
+        import cryptolib
+
+        return cryptolib.aes(key, _CBC, iv).encrypt(data)
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # type: ignore[import-not-found]
+
+    enc = Cipher(algorithms.AES(bytes(key)), modes.CBC(bytes(iv))).encryptor()
+    return enc.update(bytes(data)) + enc.finalize()

@@ -5,7 +5,8 @@ While the hotspot is open a UDP socket listens on PORT (5683, CoAP's). A switcha
 with AT+IAPCONFIGSTART's [aes_key] when one was given, else with the product secret of AT+IMQTTAUTH (or
 AT+IDMAUTH); the app gets its answer, the hotspot closes and the station joins the AP (saved), which the MCU
 hears as +INETSTAT:4. The bind token (the app's, or one made here) is kept until a cmds.aliyun Link next
-connects, which reports it on thing/awss/enrollee/match (``report``).
+connects, which reports it on thing/awss/enrollee/match (``report``). BLE provisioning (cmds/aliyunble.py)
+takes its key with ``secret`` and ends with ``provisioned`` too.
 """
 import binascii
 import random
@@ -42,17 +43,26 @@ def stop(at):
         _sock = None
 
 
-def _identity(at):
+def identity(at):
     """[pk, dn, device secret, product secret] of AT+IMQTTAUTH, else AT+IDMAUTH, or None."""
     return aliyun.mq.auth(at) or aliyun_dm.dm.auth(at)
 
 
-def _secret(at):
-    key = at.store.get_bytes("iap_aes")
-    if key:
-        return key
-    auth = _identity(at)
+def secret(at, aes_key):
+    """What decrypts the app's Wi-Fi: ``aes_key`` (the command's [aes_key]) when given, else the product
+    secret, else None."""
+    if aes_key:
+        return aes_key
+    auth = identity(at)
     return auth[3] if auth is not None and auth[3] else None
+
+
+def provisioned(at, ssid, pwd, bind):
+    """The app gave the AP: keep the bind token (``bind``, 16 bytes, or one made here) for ``report`` and
+    join the AP (saved); the MCU hears +INETSTAT:4 once joined."""
+    bind = bind or bytes([random.getrandbits(8) for _ in range(16)])
+    at.store.put_bytes(aliyun.BIND_TOKEN_KEY, bind)
+    wifi.start_join(at, ssid, pwd, True)
 
 
 def _readable(sock, events):
@@ -69,14 +79,14 @@ def _readable(sock, events):
         return
     at = _at
     join = None
-    secret = _secret(at)
+    key = secret(at, at.store.get_bytes("iap_aes"))
     try:
-        if secret is None:
+        if key is None:
             raise ValueError("no key", -3)
-        msg_id, ssid, pwd, bind = awss.switchap(payload, secret)
+        msg_id, ssid, pwd, bind = awss.switchap(payload, key)
         bind = bind or bytes([random.getrandbits(8) for _ in range(16)])
         mac = wifi.station_mac().upper()
-        auth = _identity(at) or ["", ""]
+        auth = identity(at) or ["", ""]
         info = b'{"productKey":"' + auth[0].encode() + b'","deviceName":"' + auth[1].encode() + b'","mac":"' \
             + mac.encode() + b'","token":"' + binascii.hexlify(bind).upper() + b'","type":0}'
         reply = awss.answer(msg_id, 200, info)
@@ -94,10 +104,9 @@ def _readable(sock, events):
     except OSError as e:
         print("upy-at: switchap answer: %r" % e)
     if join is not None:
-        at.store.put_bytes(aliyun.BIND_TOKEN_KEY, join[2])
         stop(at)
         wifi.close_softap(at)
-        wifi.start_join(at, join[0], join[1], True)
+        provisioned(at, join[0], join[1], join[2])
 
 
 def report(link):

@@ -46,6 +46,7 @@ adv_param = [0x20, 0x40, 0, 0, 7, 0, 0, "00:00:00:00:00:00"]  # type: list
 adv_data = b""
 rsp_data = b""
 advertising = False
+quiet = False  # True while another profile (Alibaba's BLE provisioning) owns BLE: no +BLECONN/+BLEDISCONN
 
 
 # ---- what the other BLE family modules use ---------------------------------------------------------------
@@ -161,7 +162,7 @@ def _connected(handle, addr_type, addr, central):
     links[index] = Link(handle, addr_type, addr, central)
     if not central:
         stop_advertising()  # the controller has stopped it
-    if report:
+    if report and not quiet:
         urc(('+BLECONN:%d,"%s"\r\n' % (index, mac_text(addr))).encode())
 
 
@@ -176,7 +177,8 @@ def _disconnected(handle, addr):
     i = index_of(handle)
     if i >= 0:
         links[i] = None
-        urc(('+BLEDISCONN:%d,"%s"\r\n' % (i, mac_text(addr))).encode())
+        if not quiet:
+            urc(('+BLEDISCONN:%d,"%s"\r\n' % (i, mac_text(addr))).encode())
 
 
 # ---- init, address, name -----------------------------------------------------------------------------------

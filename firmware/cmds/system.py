@@ -94,22 +94,6 @@ def s_iapconfigstart(at, mode, prefix, pwd, aes_key):
     aliyun_prov.start(at)
 
 
-p_ibleconfigstart = (num(0, 2), text(32, opt=True))
-
-
-def s_ibleconfigstart(at, mode, aes_key):
-    """Mode 0 forgets the provisioned AP as AT+IAPCONFIGSTART=0 does; BLE provisioning (1, 2) needs the BLE
-    family, which this firmware does not have yet: ERROR."""
-    if mode != 0:
-        raise AtError(E_INVALID)
-    wifi.forget_saved_ap(at)
-
-
-def e_ibleconfigstop(at):
-    """No BLE provisioning runs (see s_ibleconfigstart): ERROR."""
-    raise AtError(E_INVALID)
-
-
 def e_iapconfigstop(at):
     from cmds import aliyun_prov
     aliyun_prov.stop(at)
