@@ -269,3 +269,20 @@ def test_flash_and_files_survive_a_restart(interp, tmp_path):
         expect(emu, 'AT+FS=0,4,"."', "OK")
     finally:
         emu.close()
+
+
+def test_a_static_station_address_and_dhcp_survive_a_restart_together(interp, tmp_path):
+    """AT+CIPSTA turns station DHCP off and AT+CWDHCP=1,1 back on; each is saved with the other as one setting."""
+    emu = power_on(interp, str(tmp_path))
+    expect(emu, 'AT+CIPSTA="192.168.7.20"', "OK")
+    expect(emu, "AT+CWDHCP?", "+CWDHCP:2", "OK")
+    emu.close()
+    emu = power_on(interp, str(tmp_path))
+    expect(emu, "AT+CWDHCP?", "+CWDHCP:2", "OK")
+    assert emu.command("AT+CIPSTA?")[0] == b'+CIPSTA:ip:"192.168.7.20"'
+    expect(emu, "AT+CWDHCP=1,1", "OK")
+    emu.close()
+    emu = power_on(interp, str(tmp_path))
+    expect(emu, "AT+CWDHCP?", "+CWDHCP:3", "OK")
+    assert emu.command("AT+CIPSTA?")[0] != b'+CIPSTA:ip:"192.168.7.20"'
+    emu.close()

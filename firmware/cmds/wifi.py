@@ -137,7 +137,7 @@ def boot(at):
     sta.active(bool(m & 1))
     ap.active(bool(m & 2))
     sta.config(reconnects=0)
-    if store.get_int("dhcp") is not None or [k for k in ("stamac", "apmac", "sta_ip", "ap_ip") if store.get_bytes(k)]:
+    if [k for k in ("stamac", "apmac", "sta_ip", "ap_ip") if store.get_bytes(k)]:
         from cmds import wifiaddr  # imported here (it imports this module), and only when it saved something
 
         wifiaddr.restore(at)

@@ -4,6 +4,7 @@ import network
 from at.parser import AtError, num, text, E_INVALID
 from cmds import wifi
 
+STA_IP_KEY = "sta_ip"  # the station's DHCP bits and static address, one record
 dhcp_bits = 3  # bit0 station DHCP, bit1 SoftAP DHCP server
 
 
@@ -15,11 +16,14 @@ def restore(at):
         mac = store.get_bytes(key)
         if mac:
             iface.config(mac=mac)
-    dhcp_bits = store.get_int("dhcp", 3)
-    for key, iface in (("sta_ip", wifi.sta), ("ap_ip", wifi.ap)):
-        v = store.get_str(key)
-        if v:
-            iface.ifconfig(tuple(v.split(",")))
+    r = store.get_record(STA_IP_KEY, 5)
+    if r:
+        dhcp_bits = int(r[0])
+        if r[1]:
+            wifi.sta.ifconfig(tuple([field.decode() for field in r[1:]]))
+    v = store.get_str("ap_ip")
+    if v:
+        wifi.ap.ifconfig(tuple(v.split(",")))
 
 
 # ---- DHCP and IP addresses ---------------------------------------------------------------------
@@ -35,15 +39,22 @@ def s_cwdhcp(at, enable, bits):
     if bits & 2 and not enable:
         raise AtError(E_INVALID | 1)  # MicroPython cannot stop the SoftAP's DHCP server
     sta = wifi.sta
+    static = None
     if bits & 1:
         if enable:
             sta.ipconfig(dhcp4=True)
-            at.store.erase("sta_ip")
             dhcp_bits |= 1
         else:
-            sta.ifconfig(sta.ifconfig())  # keep the current address, statically
+            static = sta.ifconfig()
+            sta.ifconfig(static)  # keep the current address, statically
             dhcp_bits &= ~1
-    at.store.save_int("dhcp", dhcp_bits)
+    _save_sta_ip(at, static)
+
+
+def _save_sta_ip(at, static):
+    """The station's DHCP bits and its static address (ip, netmask, gateway, DNS; None with DHCP) as one
+    record, so that a power cut leaves the old setting or the new one, never DHCP with a stale address."""
+    at.store.save_record(STA_IP_KEY, (dhcp_bits,) + (tuple(static) if static is not None else ("", "", "", "")))
 
 
 def _q_ip(at, prefix, iface):
@@ -62,13 +73,13 @@ def q_cipsta(at):
 
 
 def s_cipsta(at, ip, gw, mask):
-    """ip, netmask, gateway and DNS are saved as one record (one key)."""
+    """ip, netmask, gateway and DNS are saved with the DHCP bits as one record (one key)."""
     global dhcp_bits
     wifi.require(1)
     cfg = _static(ip, gw, mask) + (wifi.sta.ifconfig()[3],)
     wifi.sta.ifconfig(cfg)
     dhcp_bits &= ~1
-    at.store.save_bytes("sta_ip", ",".join(cfg))
+    _save_sta_ip(at, cfg)
 
 
 def q_cipap(at):
