@@ -327,7 +327,7 @@ class Client:
         if (late or conn.pending()) and room:
             # an ack may be waiting in the socket (e.g. while a command kept the loop busy); read() takes the
             # events made so far, which this tick returns
-            self._ev = self.read(room)
+            self._ev = self.read(room) or self._ev  # () when it made none: self._ev is still the empty list
             if self._conn is not conn:
                 return self._take()
             now = ticks_ms()
