@@ -186,17 +186,18 @@ def test_cipdinfo_adds_the_remote_address(emu, tcp_echo):
 
 def test_udp_link_fixed_and_changing_remote(emu, udp_echo):
     emu.online()
-    assert emu.command('AT+CIPSTART="UDP","127.0.0.1",%d,40123,0' % udp_echo.port) == [b"CONNECT", b"OK"]
-    assert re.search(rb'\+CIPSTATE:0,"UDP","127.0.0.1",%d,40123,0' % udp_echo.port, b"\n".join(emu.command("AT+CIPSTATE?")))
+    first, second = free_port(), free_port()  # local ports the MCU chooses: free ones, not fixed numbers
+    assert emu.command('AT+CIPSTART="UDP","127.0.0.1",%d,%d,0' % (udp_echo.port, first)) == [b"CONNECT", b"OK"]
+    assert re.search(rb'\+CIPSTATE:0,"UDP","127.0.0.1",%d,%d,0' % (udp_echo.port, first), b"\n".join(emu.command("AT+CIPSTATE?")))
     send(emu, "AT+CIPSEND=4", b"dgr1")
     assert read_ipd(emu) == ["4"] and emu.read_exact(4) == b"dgr1"
-    assert emu.command('AT+CIPSTART="UDP","127.0.0.1",%d,40123,1' % udp_echo.port) == [b"ALREADY CONNECTED", b"ERROR"]
+    assert emu.command('AT+CIPSTART="UDP","127.0.0.1",%d,%d,1' % (udp_echo.port, first)) == [b"ALREADY CONNECTED", b"ERROR"]
     assert emu.command("AT+CIPCLOSE") == [b"CLOSED", b"OK"]
     # mode 2: the remote follows whoever sent last; AT+CIPSEND may name a remote
-    assert emu.command('AT+CIPSTART="UDP","127.0.0.1",%d,40124,2' % udp_echo.port)[-1] == b"OK"
+    assert emu.command('AT+CIPSTART="UDP","127.0.0.1",%d,%d,2' % (udp_echo.port, second))[-1] == b"OK"
     other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     other.bind(("127.0.0.1", 0))
-    other.sendto(b"from-other", ("127.0.0.1", 40124))
+    other.sendto(b"from-other", ("127.0.0.1", second))
     assert read_ipd(emu) == ["10"] and emu.read_exact(10) == b"from-other"
     send(emu, "AT+CIPSEND=5", b"reply")
     other.settimeout(5)

@@ -53,12 +53,19 @@ def _local_port():
     return _next_port
 
 
+def local_sockaddr(port):
+    """The sockaddr of ``port`` on all interfaces, where the module listens or sends from. Resolved as a
+    peer is, so the host board can move a fixed port (--resolve 0.0.0.0:8266=...) off one a second
+    emulator on the same machine holds; the firmware still calls it ``port``."""
+    return resolve("0.0.0.0", port)[2]
+
+
 def _bind_local(sock, port):
     """Bind to ``port`` (0: pick one) on all interfaces; returns the port."""
     for _ in range(20):
         p = port or _local_port()
         try:
-            sock.bind(_lookup("0.0.0.0", p)[2])
+            sock.bind(local_sockaddr(p))
             return p
         except OSError as e:
             if port or e.args[0] != errno.EADDRINUSE:
@@ -241,7 +248,7 @@ class Server:
         self.tls = tls
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(_lookup("0.0.0.0", port)[2])
+        self.sock.bind(local_sockaddr(port))
         self.sock.listen(5)
         self.sock.setblocking(False)
 
