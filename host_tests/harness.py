@@ -91,6 +91,15 @@ class Emulator:
         out, self.buf = self.buf, b""
         return out
 
+    def echo_over(self, text):
+        """Send ``text`` on the single link (AT+CIPSEND) to an echo peer; the bytes its +IPD brings back."""
+        self.send(b"AT+CIPSEND=%d\r\n" % len(text))
+        self.read_until(b">", 5)
+        self.send(text)
+        self.read_until(b"SEND OK\r\n", 10)
+        self.read_until(b"+IPD,%d:" % len(text), 10)
+        return self.read_exact(len(text))
+
     # ---- lines ----------------------------------------------------------------------------------
     def line(self, timeout=10):
         """The next non-empty line, without CR LF."""

@@ -45,6 +45,15 @@ def online(emu):
     emu.drain(0.3)
 
 
+def subscribed(emu):
+    """Online, the device's identity set, connected to the cloud double and subscribed to GET at QoS 1."""
+    online(emu)
+    assert lines(emu, "AT+IMQTTAUTH=%s,%s,%s" % (PK, DN, DS)) == [b"OK"]
+    assert lines(emu, "AT+IMQTTCONN") == [b"+IMQTTSTATE:1", b"OK"]
+    assert lines(emu, "AT+IMQTTSUB=%s,1" % GET) == [b"+IMQTTSUB:1", b"OK"]
+    assert emu.line() == b"+IMQTTSUBACK:1,0"
+
+
 def test_the_manuals_mqtt_flow(interp, cloud, test_ca):
     double, broker, routes = cloud
     agent = broker.agent()
@@ -97,11 +106,7 @@ def test_the_login_of_imqttcred_is_sent_as_given(interp, cloud, test_ca):
 def test_broker_loss_reports_state_and_reconnects_with_the_subscriptions(interp, cloud, test_ca):
     double, broker, routes = cloud
     with Emulator(interp, args=emulator_args(test_ca, routes)) as emu:
-        online(emu)
-        assert lines(emu, "AT+IMQTTAUTH=%s,%s,%s" % (PK, DN, DS)) == [b"OK"]
-        assert lines(emu, "AT+IMQTTCONN") == [b"+IMQTTSTATE:1", b"OK"]
-        assert lines(emu, "AT+IMQTTSUB=%s,1" % GET) == [b"+IMQTTSUB:1", b"OK"]
-        assert emu.line() == b"+IMQTTSUBACK:1,0"
+        subscribed(emu)
         broker.kill()
         assert emu.line(30) == b"+IMQTTSTATE:0"
         assert lines(emu, "AT+IMQTTSTATE?") == [b"+IMQTTSTATE:0", b"OK"]
@@ -162,11 +167,7 @@ def test_the_cloud_double_checks_all_three_sign_methods(method, cloud):
 def test_long_messages_are_joined_up_to_8_kib_and_then_come_piece_by_piece(interp, cloud, test_ca):
     double, broker, routes = cloud
     with Emulator(interp, args=emulator_args(test_ca, routes)) as emu:
-        online(emu)
-        assert lines(emu, "AT+IMQTTAUTH=%s,%s,%s" % (PK, DN, DS)) == [b"OK"]
-        assert lines(emu, "AT+IMQTTCONN") == [b"+IMQTTSTATE:1", b"OK"]
-        assert lines(emu, "AT+IMQTTSUB=%s,1" % GET) == [b"+IMQTTSUB:1", b"OK"]
-        assert emu.line() == b"+IMQTTSUBACK:1,0"
+        subscribed(emu)
         agent = broker.agent()
         joined, split = bytes(range(32, 127)) * 86, b"0123456789" * 2000  # 8170 and 20000 bytes
         agent.publish(GET, joined, qos=1)

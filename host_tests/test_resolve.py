@@ -25,15 +25,6 @@ def flash_client_ca(emu, der):
     assert emu.command("AT+CIPSSLCCONF=2,0,0") == [b"OK"]
 
 
-def echo_over(emu, text=b"hello"):
-    emu.send(b"AT+CIPSEND=%d\r\n" % len(text))
-    emu.read_until(b">", 5)
-    emu.send(text)
-    emu.read_until(b"SEND OK\r\n", 10)
-    emu.read_until(b"+IPD,%d:" % len(text), 10)
-    return emu.read_exact(len(text))
-
-
 def test_rules(interp):
     """Patterns as tools/emulate documents them, evaluated by the host board's hook in each interpreter."""
     out = run_firmware(interp, """
@@ -66,7 +57,7 @@ def test_cipstart_and_cipdomain_of_a_made_up_name(interp, tcp_echo):
     with Emulator(interp, args=args) as emu:
         emu.online()
         assert emu.command('AT+CIPSTART="TCP","device.example.invalid",80', timeout=20) == [b"CONNECT", b"OK"]
-        assert echo_over(emu) == b"hello"
+        assert emu.echo_over(b"hello") == b"hello"
         assert emu.command("AT+CIPCLOSE") == [b"CLOSED", b"OK"]
         assert emu.command('AT+CIPDOMAIN="device.example.invalid"') == [b'+CIPDOMAIN:"127.0.0.1"', b"OK"]
         assert emu.command('AT+CIPDOMAIN="%s"' % ALIYUN_MQTT) == [b'+CIPDOMAIN:"127.0.0.7"', b"OK"]
@@ -95,7 +86,7 @@ def test_ssl_link_checks_the_name_it_was_given(interp, test_ca):
             emu.online()
             flash_client_ca(emu, test_ca.ca.cert_der)
             assert emu.command('AT+CIPSTART="SSL","%s",8883' % ALIYUN_MQTT, timeout=20) == [b"CONNECT", b"OK"]
-            assert echo_over(emu) == b"hello"
+            assert emu.echo_over(b"hello") == b"hello"
             assert emu.command("AT+CIPCLOSE") == [b"CLOSED", b"OK"]
             # the same server under a name its certificate does not carry: refused
             out = emu.command('AT+CIPSTART="SSL","wrong.example.invalid",8883', timeout=20)

@@ -38,15 +38,6 @@ def flash(emu, label, data):
     assert emu.line() == b"OK"
 
 
-def echo_over(emu, text=b"secret"):
-    emu.send(b"AT+CIPSEND=%d\r\n" % len(text))
-    emu.read_until(b">", 5)
-    emu.send(text)
-    emu.read_until(b"SEND OK\r\n", 10)
-    emu.read_until(b"+IPD,%d:" % len(text), 10)
-    return emu.read_exact(len(text))
-
-
 @pytest.mark.parametrize("form", FORMS[:2])
 def test_verify_the_server_with_the_ca(emu, form, test_ca, tls_echo, tls_echo_untrusted):
     emu.online()
@@ -54,7 +45,7 @@ def test_verify_the_server_with_the_ca(emu, form, test_ca, tls_echo, tls_echo_un
     assert emu.command("AT+CIPSSLCCONF=2,0,0") == [b"OK"]
     assert emu.command("AT+CIPSSLCCONF?") == [b"+CIPSSLCCONF:0,2,0,0", b"OK"]
     assert emu.command('AT+CIPSTART="SSL","localhost",%d' % tls_echo.port, timeout=20) == [b"CONNECT", b"OK"]
-    assert echo_over(emu) == b"secret"
+    assert emu.echo_over(b"secret") == b"secret"
     assert emu.command("AT+CIPCLOSE") == [b"CLOSED", b"OK"]
     # a server whose certificate another CA signed fails verification
     assert emu.command('AT+CIPSTART="SSL","localhost",%d' % tls_echo_untrusted.port, timeout=20) == [b"CLOSED", b"ERROR"]
@@ -74,7 +65,7 @@ def test_mutual_authentication(emu, form, test_ca, tls_echo_mutual):
         assert out == [b"CLOSED", b"ERROR"]
     assert emu.command("AT+CIPSSLCCONF=3,0,0") == [b"OK"]
     assert emu.command('AT+CIPSTART="SSL","localhost",%d' % tls_echo_mutual.port, timeout=20) == [b"CONNECT", b"OK"]
-    assert echo_over(emu) == b"secret"
+    assert emu.echo_over(b"secret") == b"secret"
     wait_for(lambda: tls_echo_mutual.conns and tls_echo_mutual.conns[-1].peer_cert == test_ca.client.cert_der)
 
 
