@@ -1,6 +1,8 @@
 """The TCP/IP family in-process (host_tests/inproc.py): parameter shapes that follow AT+CIPMUX (muxed() and
 link_and() in cmds/tcpip.py) and buffers made on first use, not at import."""
+import socket
 import sys
+import time
 
 import pytest
 
@@ -55,3 +57,30 @@ def test_buffers_are_made_on_first_use(at, tcp_echo):
     assert at.read_lines(final=(b"+IPD,3",)) == ["+IPD,3"]
     assert len(link.hold) == tcplinks._HEAD + tcplinks.WINDOW + 2 and tcplinks._rx is None
     assert at.cmd("AT+CIPRECVDATA=3") == ["+CIPRECVDATA:3,abc", "OK"]
+
+
+def test_a_read_in_the_same_pass_as_new_bytes_leaves_no_stale_ipd(at):
+    """Bytes arrive and are announced (+IPD queued), and the MCU's AT+CIPRECVDATA runs before the queue is
+    written (one loop pass took both): the read takes them, so the queued +IPD must not go out after it."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    assert at.cmd("AT+CWMODE=2") == ["OK"]
+    assert at.cmd("AT+CIPRECVTYPE=1") == ["OK"]
+    assert at.cmd('AT+CIPSTART="TCP","127.0.0.1",%d' % srv.getsockname()[1]) == ["CONNECT", "OK"]
+    peer, _ = srv.accept()
+    try:
+        tcplinks = sys.modules["cmds.tcplinks"]
+        peer.sendall(b"abc")
+        assert at.read_lines(final=(b"+IPD,3",)) == ["+IPD,3"]
+        assert at.cmd("AT+CIPRECVDATA=3") == ["+CIPRECVDATA:3,abc", "OK"]
+        peer.sendall(b"defg")
+        time.sleep(0.2)
+        tcplinks._receive(at.engine, tcplinks.links[0])  # the socket's turn in the pass: +IPD,4 queued
+        at.engine.execute(b"AT+CIPRECVDATA=10")  # the UART's turn in the same pass
+        assert at.read_lines() == ["+CIPRECVDATA:4,defg", "OK"]
+        at.settle(100)
+        assert at.uart.take() == b""  # no +IPD,4 for bytes already read
+    finally:
+        peer.close()
+        srv.close()

@@ -64,6 +64,7 @@ class Link:
         self.end = _HEAD
         self.told = False  # passive mode: an +IPD went out that no AT+CIPRECVDATA has followed
         self.known = 0  # passive mode: of the bytes held, how many the MCU was told of (+IPD) and has not read
+        self.notice = None  # passive mode: [the queued +IPD line, known before it] until it is written
         self.last = ticks_ms()
 
     def held(self):
@@ -295,8 +296,13 @@ def notify(at, link):
     n = link.held()
     if n > link.known and not link.told:
         link.told = True
+        link.notice = [bytearray(b"+IPD,%d,%d\r\n" % (link.index, n) if mux else b"+IPD,%d\r\n" % n), link.known]
         link.known = n
-        at.urc(b"+IPD,%d,%d\r\n" % (link.index, n) if mux else b"+IPD,%d\r\n" % n, _written, None)
+        at.urc(link.notice[0], _notice_written, link)
+
+
+def _notice_written(link):
+    link.notice = None
 
 
 def read_held(at, link, length):
@@ -310,7 +316,12 @@ def read_held(at, link, length):
 
 
 def _taken(at, link, n):
-    """The MCU has read n held bytes."""
+    """The MCU has read n held bytes. An +IPD still queued (the read came in the same pass as the bytes it
+    tells of) would tell of bytes already read: it is emptied, and the notice after this read tells the rest."""
+    if link.notice is not None:
+        link.notice[0][:] = b""
+        link.known = link.notice[1]
+        link.notice = None
     link.start += n
     link.told = False
     link.known = max(0, link.known - n)
