@@ -2,8 +2,8 @@
 app as iotkit-embedded's dev-AP protocol has it (cloud/aliyun_awss.py): a CoAP POST of
 /sys/awss/device/softap/switchap to UDP 5683 with the password AES-128-CBC encrypted
 (key from SHA-256 of "<secret>,<random>", IV the random); the module answers, joins the AP (+INETSTAT:4) and
-reports the bind token to the cloud once the MCU connects. The emulator listens on the chip's port, 5683, on
-all the host's addresses."""
+reports the bind token to the cloud once the MCU connects. The firmware listens on the chip's port, 5683, which
+the emulator's --resolve moves to a free loopback port for the test."""
 import json
 import os
 import socket
@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from cloud_doubles import emulator_args
 from harness import Emulator
+from peers import free_port
 from test_aliyun_mqtt import DN, DS, PK, cloud, lines  # noqa: F401 (cloud is a fixture)
 
 PS = "5Q5KQexampleA1P"
@@ -58,7 +59,9 @@ def switchap(port, secret, ssid="upy-at-emu", password="emulator1"):
 
 @pytest.fixture
 def awss_port():
-    return 5683
+    """Where the app reaches the module's UDP 5683: a free loopback port the emulator's --resolve moves it
+    to, so a second emulator on the machine cannot take the app's datagrams."""
+    return free_port()
 
 
 def test_the_app_provisions_with_the_product_secret_and_the_token_reaches_the_cloud(interp, cloud, test_ca,
@@ -67,7 +70,7 @@ def test_the_app_provisions_with_the_product_secret_and_the_token_reaches_the_cl
     agent = broker.agent()
     match = "/sys/%s/%s/thing/awss/enrollee/match" % (PK, DN)
     agent.subscribe(match)
-    with Emulator(interp, args=emulator_args(test_ca, routes)) as emu:
+    with Emulator(interp, args=emulator_args(test_ca, dict(routes, **{"0.0.0.0:5683": awss_port}))) as emu:
         assert lines(emu, "ATE0")[-1] == b"OK"
         assert lines(emu, "AT+IMQTTAUTH=%s,%s,%s,%s" % (PK, DN, DS, PS)) == [b"OK"]
         assert lines(emu, "AT+IAPCONFIGSTART=1") == [b"OK"]
@@ -90,7 +93,7 @@ def test_the_app_provisions_with_the_product_secret_and_the_token_reaches_the_cl
 
 
 def test_the_aes_key_of_iapconfigstart_and_a_wrong_one(interp, awss_port):
-    with Emulator(interp) as emu:
+    with Emulator(interp, args=("--resolve", "0.0.0.0:5683=127.0.0.1:%d" % awss_port)) as emu:
         assert lines(emu, "ATE0")[-1] == b"OK"
         assert lines(emu, "AT+IAPCONFIGSTART=1,demo_ap_ssid,passwd12,1234567890abcdef") == [b"OK"]
         kind, code, mid, token, answer = switchap(awss_port, "not the key")

@@ -16,6 +16,7 @@ from cloud import aliyun_awss as awss
 from cloud import aliyun as signing
 from cloud import aliyun_thing as alink
 from cmds import aliyun, aliyun_dm, wifi
+from net import transport
 
 PORT = 5683
 _sock = None
@@ -29,7 +30,7 @@ def start(at):
     stop(at)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a listener of an earlier start may linger
-    s.bind(socket.getaddrinfo("0.0.0.0", PORT)[0][-1])
+    s.bind(transport.local_sockaddr(PORT))  # the emulator's --resolve may move it off a port another holds
     s.setblocking(False)
     _sock, _at = s, at
     at.watch(s, _readable)
