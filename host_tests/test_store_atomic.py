@@ -93,7 +93,7 @@ def start_child(cmd, state, script):
     return proc, int(line.split()[1])
 
 
-def kill_loop(cmd, tmp_path, kills, torn_wanted=0, most=150):
+def kill_loop(cmd, tmp_path, kills, torn_wanted=0, most=450):
     """At least ``kills`` kills, more (up to ``most``) until ``torn_wanted`` of them interrupted a write."""
     rng = random.Random(SEED)
     state = str(tmp_path / "state")
