@@ -5,17 +5,17 @@ While the hotspot is open a UDP socket listens on PORT (5683, CoAP's). A switcha
 with AT+IAPCONFIGSTART's [aes_key] when one was given, else with the product secret of AT+IMQTTAUTH (or
 AT+IDMAUTH); the app gets its answer, the hotspot closes and the station joins the AP (saved), which the MCU
 hears as +INETSTAT:4. The bind token (the app's, or one made here) is kept until a cmds.aliyun Link next
-connects, which reports it on thing/awss/enrollee/match (``report``). BLE provisioning (cmds/aliyunble.py)
+connects, which reports it on thing/awss/enrollee/match (``report``). BLE provisioning (cmds/aliyun_breeze.py)
 takes its key with ``secret`` and ends with ``provisioned`` too.
+
+Listening needs only a socket: the protocol (cloud/aliyun_awss.py) and the identity's Links (cmds.aliyun,
+cmds.aliyun_dm, with the MQTT stack) are imported when an app's datagram arrives or the bind token goes out,
+so a hotspot waiting for its app holds little heap.
 """
-import binascii
 import random
 import socket
 from at.parser import AtError
-from cloud import aliyun_awss as awss
-from cloud import aliyun as signing
-from cloud import aliyun_thing as alink
-from cmds import aliyun, aliyun_dm, wifi
+from cmds import wifi
 from net import transport
 
 PORT = 5683
@@ -46,6 +46,8 @@ def stop(at):
 
 def identity(at):
     """[pk, dn, device secret, product secret] of AT+IMQTTAUTH, else AT+IDMAUTH, or None."""
+    from cmds import aliyun, aliyun_dm
+
     return aliyun.mq.auth(at) or aliyun_dm.dm.auth(at)
 
 
@@ -61,6 +63,8 @@ def secret(at, aes_key):
 def provisioned(at, ssid, pwd, bind):
     """The app gave the AP: keep the bind token (``bind``, 16 bytes, or one made here) for ``report`` and
     join the AP (saved); the MCU hears +INETSTAT:4 once joined."""
+    from cmds import aliyun
+
     bind = bind or bytes([random.getrandbits(8) for _ in range(16)])
     at.store.put_bytes(aliyun.BIND_TOKEN_KEY, bind)
     wifi.start_join(at, ssid, pwd, True)
@@ -68,6 +72,10 @@ def provisioned(at, ssid, pwd, bind):
 
 def _readable(sock, events):
     global _ids
+    import binascii
+    from cloud import aliyun_awss as awss
+    from cloud import aliyun_thing as alink
+
     try:
         data, peer = sock.recvfrom(1024)
     except OSError:
@@ -113,6 +121,10 @@ def _readable(sock, events):
 def report(link):
     """After a Link connected: report the bind token kept by a provisioning, once."""
     global _ids
+    from cloud import aliyun as signing
+    from cloud import aliyun_awss as awss
+    from cmds import aliyun
+
     at = link.at
     bind = at.store.get_bytes(aliyun.BIND_TOKEN_KEY)
     auth = link.auth(at)
