@@ -5,7 +5,8 @@ Every setting is saved as one store record (a power cut keeps the old or the new
 printed: queries answer their BCC (§1.2). A set command answers ``OK`` then ``+TC<name>:OK`` or
 ``+TC<name>:FAIL,<err>``; a refusal is ``+CME ERROR:<err>`` with §7.2's numbers. The MQTT commands live in
 cmds/tencentmqtt.py, which reads the device information through ``device(at)``, ``server(at)`` and
-``cert_pair(name)``.
+``cert_pair(name)``. cloud/tencent.py comes with the queries that print its checksum or host name: the
+settings need none of it.
 """
 import binascii
 import os
@@ -15,7 +16,6 @@ from at import replies
 from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text
 from at.replies import DONE, OK
-from cloud import tencent
 from cmds import wifi
 
 ERRORS = replies.cme
@@ -114,6 +114,8 @@ def set_device(at, tls, pid, dev, secret):
 
 
 def q_tcdevinfoset(at):
+    from cloud import tencent
+
     info = device(at)
     if info is None:
         raise AtError(E_STATE)
@@ -157,6 +159,8 @@ def product(at):
 
 
 def q_tcprdinfoset(at):
+    from cloud import tencent
+
     info = product(at)
     if info is None:
         raise AtError(E_STATE)
@@ -224,6 +228,8 @@ def server(at):
 
 
 def q_tcmqttsrv(at):
+    from cloud import tencent
+
     srv = server(at)
     if srv is None:
         info = device(at)

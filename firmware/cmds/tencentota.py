@@ -18,7 +18,6 @@ import esp32
 from at import replies
 from at.parser import AtError, num, text
 from at.replies import DONE, OK
-from cloud import tencent as cloud
 from cmds import tencent, tencentmqtt
 
 ERRORS = replies.cme
@@ -45,6 +44,8 @@ def active():
 
 
 def _topic(kind):
+    from cloud import tencent as cloud  # imported already once MQTT connected (cmds/tencentmqtt.py)
+
     info = tencentmqtt.device()
     return cloud.ota_topic(kind, info[1], info[2])
 
@@ -90,6 +91,8 @@ def s_tcotaset(at, ctl, ver):
 
 def _enable(at, round_):
     """Generator: take the offers, subscribe, report the version."""
+    from cloud import tencent as cloud
+
     tencentmqtt.consume(_topic("update").encode(), lambda data: _offer(at, round_, data))
     err = yield from tencentmqtt.subscribe(_topic("update"), 1)
     if err is None:
@@ -114,6 +117,8 @@ def _offer(at, round_, data):
 
 # ---- the download --------------------------------------------------------------------------------
 def _report(state, new_version, percent=None, code=0, message=""):
+    from cloud import tencent as cloud
+
     if tencentmqtt.connected():
         try:
             tencentmqtt.link.publish(_topic("report"), cloud.ota_report_progress(state, new_version, percent, code,

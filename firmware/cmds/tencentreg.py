@@ -16,7 +16,6 @@ import os
 from at import replies
 from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError
-from cloud import tencent as cloud
 from cmds import tencent, wifi
 
 ERRORS = replies.cme
@@ -42,7 +41,8 @@ def e_tcdevreg(at):
 
 def _register(at, info):
     """Generator: POST the signed request, save what the answer holds; None or an error number."""
-    from net import http, pki  # imported here: the test form needs neither
+    from cloud import tencent as cloud  # imported here: the test form and the refusals need none of these
+    from net import http, pki
 
     tls, pid, secret, dev = info
     start = ticks_ms()
@@ -77,6 +77,8 @@ def _register(at, info):
 
 
 def _save(at, info, reply):
+    from cloud import tencent as cloud  # imported already by _register
+
     tls, pid, secret, dev = info
     try:
         answer = json.loads(reply)

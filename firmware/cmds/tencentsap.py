@@ -17,7 +17,7 @@ import os
 from at import replies
 from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, text, E_INVALID
-from cmds import tencent, tencentmqtt, wifi
+from cmds import tencent, wifi
 from net import transport
 
 ERRORS = replies.cme
@@ -125,7 +125,10 @@ def _take(buf, info):
 
 
 def _bind(at, round_, info, ssid, pwd, token):
-    """Generator: join the app's AP, report the token; None or (§7.4 code, detail)."""
+    """Generator: join the app's AP, report the token; None or (§7.4 code, detail). The MQTT commands (and
+    their stack) are imported only now, once the app has given its AP."""
+    from cmds import tencentmqtt
+
     wifi.start_join(at, ssid, pwd, True)
     start = ticks_ms()
     while not wifi.station_up():
