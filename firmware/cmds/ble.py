@@ -6,6 +6,7 @@ hands the other events to the BLE family module that ``listen``-ed for them (GAT
 security). On the chip the handler runs on the NimBLE task: it copies what it keeps (memoryviews die
 with the call) and only queues URCs.
 """
+import sys
 import bluetooth
 from at import engine  # the type of _at, for mypy
 from at.compat import const, ticks_ms, ticks_diff
@@ -195,7 +196,7 @@ def s_bleinit(at, init):
         return None
     if init and role:
         raise AtError(E_EXEC)  # the role changes only through AT+BLEINIT=0 or a restart
-    if init and at.family("tcpip").cipmode:
+    if init and _passthrough_mode():
         raise AtError(E_EXEC)  # BLE and Wi-Fi passthrough cannot coexist (seed 004 §6.1)
     _at = at
     if init == 0:
@@ -207,6 +208,12 @@ def s_bleinit(at, init):
     radio.config(gap_name=name(at))
     role = init
     return None
+
+
+def _passthrough_mode():
+    """AT+CIPMODE is 1. It lives in cmds.tcpip, 0 until that family is imported: not imported for this."""
+    tcpip = sys.modules.get("cmds.tcpip")
+    return tcpip is not None and tcpip.cipmode
 
 
 def _deinit():
