@@ -25,6 +25,7 @@ ERRORS = replies.cme
 PORT = 8266  # the app's UDP port on the module
 WAIT_MS = 300000  # §6.3: 5 minutes for the app
 JOIN_MS = 20000
+REQUEST_MAX = 512  # the longest app request read
 E_MQTT = 1  # §7.4
 E_APP = 2
 E_JOIN = 10
@@ -83,7 +84,6 @@ def _stop(at):
 def _provision(at, round_, info):
     """Task: wait for the app, answer it, join, bind."""
     start = ticks_ms()
-    buf = bytearray(512)
     request = None
     while request is None:
         if round_ != _round:
@@ -92,7 +92,7 @@ def _provision(at, round_, info):
             _end(at, round_)
             at.urc(b"+TCSAP:FAIL,%d\r\n" % tencent.E_TIMEOUT)
             return
-        request = _take(buf, info)
+        request = _take()
         yield 50
     ssid, pwd, token, peer = request
     reply = json.dumps({"cmdType": 2, "productId": info[1], "deviceName": info[2], "protoVersion": "2.0"})
@@ -110,9 +110,9 @@ def _provision(at, round_, info):
     _end(at, round_)
 
 
-def _take(buf, info):
+def _take():
     """The app's cmdType 1 request, as (ssid, password, token, its sockaddr), or None."""
-    data, addr = _udp.recvfrom(len(buf))
+    data, addr = _udp.recvfrom(REQUEST_MAX)
     if not data:
         return None
     try:
