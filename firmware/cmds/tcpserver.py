@@ -4,7 +4,7 @@ from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
 from cmds import tcplinks
 from cmds.tcplinks import MAX_LINKS, links
-from net import pki, transport
+from net import transport
 
 server_timeout = 180  # AT+CIPSTO, seconds
 _checked = 0
@@ -41,6 +41,8 @@ def s_cipserver(at, mode, port, kind, ca):
     if kind is not None:
         if kind != "SSL":
             raise AtError(E_INVALID | 2)
+        from net import pki  # only an SSL server reads the server_* partitions
+
         cert = (pki.read("server_cert"), pki.read("server_key"))
         ca_cert = pki.read("server_ca") if ca else None
         if None in cert or (ca and ca_cert is None):
