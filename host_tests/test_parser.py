@@ -106,7 +106,7 @@ def test_table_is_sorted_and_unique():
     assert list(HELP) == names  # one AT+IHELP line per command
 
 
-@pytest.mark.parametrize("row", table.TABLE, ids=[r[0] or "AT" for r in table.TABLE])
+@pytest.mark.parametrize("row", list(table.TABLE), ids=[r[0] or "AT" for r in table.TABLE])
 def test_every_form_in_the_table_has_its_handler_and_spec(row):
     name, family, forms = row[:3]
     mod = __import__("cmds." + family, None, None, ("_",))

@@ -1,245 +1,299 @@
-"""The one command table: (name, family module, forms[, test answer]), sorted by name for binary search.
+"""The one command table, as text: a row per command, sorted by name.
 
-Names are what follows ``AT`` in upper case. A family module ``cmds.<family>`` implements each form
-as ``t_<name>`` (=?), ``q_<name>`` (?), ``s_<name>`` (=...) with its parameter spec ``p_<name>``,
-and ``e_<name>`` (execute), where <name> is the command name in lower case without '+'. A row with a
-fourth element answers ``AT<name>=?`` with that line and OK, and its family writes no ``t_<name>``.
-Each command's one-line summary (AT+IHELP) is in at/help.py, which only AT+IHELP imports.
-Flags beside the forms: L (LOOSE) the command also takes unquoted strings; B (BOOT) the family's
-``boot(at)`` runs at start-up.
+A row is ``<name> <family> <forms>[=<test answer>]``. The name is what follows ``AT`` in upper case; the
+family module ``cmds.<family>`` implements each form as ``t_<name>`` (=?), ``q_<name>`` (?), ``s_<name>``
+(=...) with its parameter spec ``p_<name>``, and ``e_<name>`` (execute), where <name> is the command name in
+lower case without '+'. The forms are letters: T test, Q query, S set, E execute, and two flags: L (LOOSE) the
+command also takes unquoted strings; B (BOOT) the family's ``boot(at)`` runs at start-up. A row with
+``=<answer>`` answers ``AT<name>=?`` with that line and OK (an empty answer: OK alone), and its family writes
+no ``t_<name>``. Each command's one-line summary (AT+IHELP) is in at/help.py, which only AT+IHELP imports.
+
+The table is one string (a tuple per row cost 27 KiB of heap; the text is a few KiB, and nothing when frozen):
+``TABLE`` reads as a sequence of (name, family, forms[, answer]) tuples, each made when asked for.
 """
-from at.parser import TEST as T, QUERY as Q, SET as S, EXEC as E, LOOSE as L, BOOT as B
+_FORMS = "TQSELB"  # the letter at index k stands for the bit 1 << k: TEST, QUERY, SET, EXEC, LOOSE, BOOT
 
-TABLE = (
-    ("", "basic", E),
-    ("+BLEADDR", "ble", Q | S),
-    ("+BLEADVDATA", "ble", S),
-    ("+BLEADVPARAM", "ble", Q | S),
-    ("+BLEADVSTART", "ble", E),
-    ("+BLEADVSTOP", "ble", E),
-    ("+BLECFGMTU", "ble", Q | S),
-    ("+BLECONFREPLY", "blesec", S),
-    ("+BLECONN", "ble", Q | S),
-    ("+BLECONNPARAM", "ble", Q | S),
-    ("+BLEDATALEN", "ble", S),
-    ("+BLEDISCONN", "ble", S),
-    ("+BLEENC", "blesec", S),
-    ("+BLEENCCLEAR", "blesec", S | E),
-    ("+BLEENCDEV", "blesec", Q),
-    ("+BLEENCRSP", "blesec", S),
-    ("+BLEGATTCCHAR", "blegattc", S),
-    ("+BLEGATTCINCLSRV", "blegattc", S),
-    ("+BLEGATTCPRIMSRV", "blegattc", S),
-    ("+BLEGATTCRD", "blegattc", S),
-    ("+BLEGATTCWR", "blegattc", S),
-    ("+BLEGATTSCHAR", "blegatts", Q),
-    ("+BLEGATTSIND", "blegatts", S),
-    ("+BLEGATTSNTFY", "blegatts", S),
-    ("+BLEGATTSSETATTR", "blegatts", S),
-    ("+BLEGATTSSRV", "blegatts", Q),
-    ("+BLEGATTSSRVCRE", "blegatts", E),
-    ("+BLEGATTSSRVSTART", "blegatts", S | E),
-    ("+BLEGATTSSRVSTOP", "blegatts", S | E),
-    ("+BLEINIT", "ble", Q | S),
-    ("+BLEKEYREPLY", "blesec", S),
-    ("+BLENAME", "ble", Q | S),
-    ("+BLESCAN", "blescan", S),
-    ("+BLESCANPARAM", "blescan", Q | S),
-    ("+BLESCANRSPDATA", "ble", S),
-    ("+BLESECPARAM", "blesec", Q | S),
-    ("+BLESPP", "blespp", E),
-    ("+BLESPPCFG", "blespp", Q | S),
-    ("+CCID", "cellular", E),
-    ("+CEREG", "cellular", Q),
-    ("+CGATT", "cellular", Q),
-    ("+CGMR", "cellular", E),
-    ("+CGREG", "cellular", Q),
-    ("+CGSN", "cellular", E),
-    ("+CIFSR", "wifiaddr", E),
-    ("+CIMI", "cellular", E),
-    ("+CIPAP", "wifiaddr", Q | S),
-    ("+CIPAPMAC", "wifiaddr", Q | S),
-    ("+CIPCLOSE", "tcpip", S | E),
-    ("+CIPDINFO", "tcpip", Q | S),
-    ("+CIPDNS", "tcpip", Q | S),
-    ("+CIPDOMAIN", "tcpip", S),
-    ("+CIPMODE", "tcpip", Q | S),
-    ("+CIPMUX", "tcpip", Q | S),
-    ("+CIPRECVDATA", "tcpip", S),
-    ("+CIPRECVLEN", "tcpip", Q),
-    ("+CIPRECVMODE", "tcpip", Q | S),
-    ("+CIPRECVTYPE", "tcpip", Q | S),
-    ("+CIPSEND", "tcpip", S | E),
-    ("+CIPSENDEX", "tcpip", S),
-    ("+CIPSERVER", "tcpserver", Q | S),
-    ("+CIPSERVERMAXCONN", "tcpserver", Q | S),
-    ("+CIPSNTPCFG", "netutil", Q | S),
-    ("+CIPSNTPTIME", "netutil", Q),
-    ("+CIPSSLCCONF", "tcpip", Q | S),
-    ("+CIPSTA", "wifiaddr", Q | S),
-    ("+CIPSTAMAC", "wifiaddr", Q | S),
-    ("+CIPSTART", "tcpip", S),
-    ("+CIPSTATE", "tcpip", Q),
-    ("+CIPSTATUS", "tcpip", E),
-    ("+CIPSTO", "tcpserver", Q | S),
-    ("+CIUPDATE", "ota", S | E),
-    ("+CMD", "basic", Q),
-    ("+CPIN", "cellular", Q),
-    ("+CREG", "cellular", Q),
-    ("+CSQ", "cellular", E),
-    ("+CWAUTOCONN", "wifi", Q | S | B),
-    ("+CWDHCP", "wifiaddr", Q | S),
-    ("+CWDHCPS", "softap", Q | S),
-    ("+CWHOSTNAME", "wifiaddr", Q | S),
-    ("+CWJAP", "wifi", Q | S | E | L | B),
-    ("+CWLAP", "wifi", S | E | B),
-    ("+CWLAPOPT", "wifi", S | B),
-    ("+CWLIF", "softap", E),
-    ("+CWMODE", "wifi", T | Q | S | L | B, "+CWMODE:(0-3)"),
-    ("+CWQAP", "wifi", E | L | B),
-    ("+CWRECONNCFG", "wifi", Q | S | B),
-    ("+CWSAP", "softap", Q | S),
-    ("+CWSTARTSMART", "wifi", S | E | B),
-    ("+CWSTATE", "wifi", Q | B),
-    ("+CWSTOPSMART", "wifi", E | B),
-    ("+FS", "flash", S),
-    ("+GCMR", "system", T | E | L, "+GCMR"),
-    ("+GMR", "basic", E),
-    ("+GSLP", "basic", S),
-    ("+GSN", "cellular", E),
-    ("+HTTPACTION", "cellular_http", T | S, "+HTTPACTION: (0-2)"),
-    ("+HTTPC", "aliyun_http", S | L),
-    ("+HTTPDATA", "cellular_http", S),
-    ("+HTTPINIT", "cellular_http", E),
-    ("+HTTPPARA", "cellular_http", Q | S | L),
-    ("+HTTPREAD", "cellular_http", S | E),
-    ("+HTTPTERM", "cellular_http", E),
-    ("+IAPCONFIGSTART", "system", T | S | L, "AT+IAPCONFIGSTART= <mode>, [ap_ssid_prefix], [ap_passwd],[aes_key]"),
-    ("+IAPCONFIGSTOP", "system", T | E | L, "+IBLECONFIGSTOP"),  # sic: the manual
-    ("+IBLECONFIGSTART", "aliyunble", T | S | L, "+IBLECONFIGSTART=<mode>,[aes_key]"),
-    ("+IBLECONFIGSTOP", "aliyunble", T | E | L, "+IBLECONFIGSTOP"),
-    ("+ICCID", "cellular", E),
-    ("+IDEFAULT", "system", T | E | L, "+IDEFAULT"),
-    ("+IDMASR", "aliyun_dm", T | S | L, "+IDMASR=<msg_id>,<service_id>,<code>,<reply_message>"),
-    ("+IDMAUTH", "aliyun_dm", T | Q | S | L, "+IDMAUTH=<product_key>,<device_name>,<device_secret>,<product_secret>"),
-    ("+IDMCONN", "aliyun_dm", T | S | E | L, "+IDMCONN=<host>,<port>"),
-    ("+IDMCRED", "aliyun_dm", T | Q | S | L, "+IDMCRED=<clientid>,<username>,<passwd>"),
-    ("+IDMDISCONN", "aliyun_dm", T | E | L, ""),
-    ("+IDMEP", "aliyun_dm", T | S | L, "+IDMEP=<eventid>,<message>"),
-    ("+IDMPARA", "aliyun_dm", T | Q | S | L, "+IDMPARA=<key>, <value>"),
-    ("+IDMPP", "aliyun_dm", T | S | L, "+IDMPP=<message>"),
-    ("+IDMSSR", "aliyun_dm", T | S | L, ""),
-    ("+IDMSTATE", "aliyun_dm", T | Q | E | L),
-    ("+IHELP", "system", T | E | L, "+IHELP"),
-    ("+IMQTTAUTH", "aliyun", T | Q | S | L, "+IMQTTAUTH=<product_key>, <device_name>, <device_secret>, [product_secret]"),
-    ("+IMQTTCONN", "aliyun", T | S | E | L, "+IMQTTCONN=<host>,<port>"),
-    ("+IMQTTCRED", "aliyun", T | Q | S | L, "+IMQTTCRED=<clientid>,<username>,<passwd>"),
-    ("+IMQTTDISCONN", "aliyun", T | E | L, "+IMQTTDISCONN"),
-    ("+IMQTTMODE", "aliyun", S | L),
-    ("+IMQTTPARA", "aliyun", T | Q | S | L, "+IMQTTPARA=<key>, <value>"),
-    ("+IMQTTPUB", "aliyun", T | S | L, "+IMQTTPUB=<topic>,<qos>,<message>"),
-    ("+IMQTTPUBHEX", "aliyun", T | S | L, "+IMQTTPUBHEX=<topic>, <qos>, <msg_len>, <message>"),
-    ("+IMQTTSTATE", "aliyun", T | Q | E | L),
-    ("+IMQTTSUB", "aliyun", T | S | L, "+IMQTTSUB:<topic>,<qos>"),
-    ("+IMQTTUNSUB", "aliyun", T | S | L, "+IMQTTUNSUB=<topic>"),
-    ("+INETSTAT", "system", T | E | L, "+INETSTAT"),
-    ("+IOTAPARA", "aliyun_ota", T | S | L, "+IOTAPARA=<param_tag>,<param_value>"),
-    ("+IOTAQUERY", "aliyun_ota", T | E | L, "+IOTAQUERY"),
-    ("+IOTASHO", "aliyun_ota", T | Q | E | L, "+IOTASHO"),
-    ("+IOTASTART", "aliyun_ota", T | S | L, "+IOTASTART:<enable>"),
-    ("+IOTASTX", "aliyun_ota", T | S | L, "+IOTASTX:<frame>"),
-    ("+IOTAVER", "aliyun_ota", T | S | L, "+IOTAVER=<mcu_version>"),
-    ("+IREADMAC", "system", T | E | L, "+IREADMAC"),
-    ("+IREBOOT", "system", T | E | L, "+IREBOOT"),
-    ("+IWIFICONNECT", "system", S | L),
-    ("+MCONFIG", "cellular_mqtt", S | L),
-    ("+MCONNECT", "cellular_mqtt", S),
-    ("+MDISCONNECT", "cellular_mqtt", E),
-    ("+MDNS", "wifiaddr", S),
-    ("+MIPCLOSE", "cellular_mqtt", E),
-    ("+MIPSTART", "cellular_mqtt", S | L),
-    ("+MPUB", "cellular_mqtt", S | L),
-    ("+MQTTCLEAN", "mqtt", S),
-    ("+MQTTCLIENTID", "mqtt", S),
-    ("+MQTTCONN", "mqtt", Q | S),
-    ("+MQTTCONNCFG", "mqtt", S),
-    ("+MQTTLONGCLIENTID", "mqtt", S),
-    ("+MQTTLONGPASSWORD", "mqtt", S),
-    ("+MQTTLONGUSERNAME", "mqtt", S),
-    ("+MQTTMSGGET", "cellular_mqtt", Q | E),
-    ("+MQTTMSGSET", "cellular_mqtt", Q | S),
-    ("+MQTTPASSWORD", "mqtt", S),
-    ("+MQTTPUB", "mqtt", S),
-    ("+MQTTPUBRAW", "mqtt", S),
-    ("+MQTTSNI", "mqtt", S),
-    ("+MQTTSTATU", "cellular_mqtt", E),
-    ("+MQTTSUB", "mqtt", Q | S),
-    ("+MQTTUNSUB", "mqtt", S),
-    ("+MQTTUSERCFG", "mqtt", S),
-    ("+MQTTUSERNAME", "mqtt", S),
-    ("+MSUB", "cellular_mqtt", S | L),
-    ("+MUNSUB", "cellular_mqtt", S | L),
-    ("+PING", "netutil", S),
-    ("+RESTORE", "basic", E),
-    ("+RFPOWER", "basic", Q | S),
-    ("+RST", "basic", E),
-    ("+SAPBR", "cellular", S | L),
-    ("+SAVETRANSLINK", "translink", S | B),
-    ("+SLEEP", "basic", Q | S),
-    ("+SSLMIPSTART", "cellular_mqtt", S | L),
-    ("+SYSFLASH", "flash", Q | S),
-    ("+SYSLOG", "basic", Q | S),
-    ("+SYSMSG", "basic", Q | S),
-    ("+SYSRAM", "basic", Q),
-    ("+SYSSTORE", "basic", Q | S),
-    ("+TCCERTADD", "tencent", T | Q | S, "+TCCERTADD:\"CERT_NAME\",CERT_SIZE(1-4096)"),
-    ("+TCCERTCHECK", "tencent", T | S, "+TCCERTCHECK:\"CERT_NAME\""),
-    ("+TCCERTDEL", "tencent", T | S, "+TCCERTDEL:\"CERT_NAME\""),
-    ("+TCDEVINFOSET", "tencent", T | Q | S, "+TCDEVINFOSET:\"TLSMODE(0/1/2)\",\"PRODUCTID\",\"DEVICENAME\",\"DEVICESECRET\""),
-    ("+TCDEVREG", "tencentreg", T | E, ""),
-    ("+TCFWINFO", "tencentota", T | Q, "+TCFWINFO:\"FW_VERSION\",\"FW_SIZE\",\"FW_MD5\",\"FW_MAX_SIZE_OF_MODULE\""),
-    ("+TCMODINFOSET", "tencent", T | Q | S, "+TCMODINFOSET:\"MODULE NAME\",\"FLASH_SIZE (2/4)\",\"WIFI_LED GPIO\",\"FW INFO ADDR\",\"FW BASE ADDR\",\"FW MAX SIZE\",\"FIXED CONNID\""),
-    ("+TCMODULE", "tencent", E),
-    ("+TCMQTTCONN", "tencentmqtt", T | Q | S, "+TCMQTTCONN:<TLSMODE_SELECTED>,<CMDTIMEOUT_VALUE>,<KEEPALIVE>(max 690s),<CLEAN_SESSION>(0/1),<RECONNECT>(0/1)"),
-    ("+TCMQTTDISCONN", "tencentmqtt", T | E, ""),
-    ("+TCMQTTPUB", "tencentmqtt", T | S, "+TCMQTTPUB:\"TOPIC_NAME(maxlen 128)\",\"QOS(0/1)\",\"PAYLOAD\""),
-    ("+TCMQTTPUBL", "tencentmqtt", T | S, "+TCMQTTPUBL:\"TOPIC_NAME(maxlen 128)\",\"QOS(0/1)\",\"LEN(1-2048)\""),
-    ("+TCMQTTSRV", "tencent", T | Q | S, "+TCMQTTSRV:\"MQTT SERVER IP\""),
-    ("+TCMQTTSTATE", "tencentmqtt", T | Q, ""),
-    ("+TCMQTTSUB", "tencentmqtt", T | Q | S, "+TCMQTTSUB:\"TOPIC_NAME(maxlen 128)\",\"QOS(0/1)\""),
-    ("+TCMQTTUNSUB", "tencentmqtt", T | Q | S, "+TCMQTTUNSUB:\"TOPIC_NAME\""),
-    ("+TCOTASET", "tencentota", T | Q | S, "+TCOTASET:1(ENABLE)/0(DISABLE),\"FW_version\""),
-    ("+TCPRDINFOSET", "tencent", T | Q | S, "+TCPRDINFOSET:\"TLS_MODE(0/1/2)\",\"PRODUCT_ID\",\"PRODUCT_SECRET_BCC\",\"DEVICE_NAME\""),
-    ("+TCREADFWDATA", "tencentota", T | S, "+TCREADFWDATA:\"LEN_FOR_READ\""),
-    ("+TCRESTORE", "tencent", T | E, ""),
-    ("+TCSAP", "tencentsap", T | Q | S, "+TCSAP=<ssid>,<pwd>"),
-    ("+TCSTARTSMART", "tencent", E),
-    ("+TCSTOPSAP", "tencentsap", T | E, "AT+TCSTOPSAP: CMD TO STOP SOFTAP"),
-    ("+TCSTOPSMART", "tencent", E),
-    ("+TCVER", "tencent", E),
-    ("+TRANSINTVL", "netutil", Q | S),
-    ("+UART", "basic", Q | S),
-    ("+UART_CUR", "basic", Q | S),
-    ("+UART_DEF", "basic", Q | S),
-    ("+WPS", "wifi", S | B),
-    ("E0", "basic", E),
-    ("E1", "basic", E),
+
+class Rows:
+    """The rows of a table text (each row after a newline): ``len()``, ``[i]``, iteration and ``find(name)``
+    give (name, family, forms[, answer]) tuples, made on demand. Reading rows in order rescans nothing."""
+
+    def __init__(self, text):
+        self.text = text
+        self._i = 0  # the row index and the offset of its newline, where the last [i] left off
+        self._at = 0
+
+    def __len__(self):
+        return self.text.count("\n")
+
+    def __iter__(self):
+        text = self.text
+        at = 0
+        while at >= 0:
+            end = text.find("\n", at + 1)
+            yield row(text[at + 1 : end] if end >= 0 else text[at + 1 :])
+            at = end
+
+    def __getitem__(self, i):
+        if i < 0:
+            i += len(self)
+        text = self.text
+        if i < self._i:
+            self._i = self._at = 0
+        at = self._at
+        while self._i < i and at >= 0:
+            at = text.find("\n", at + 1)
+            self._i += 1
+        if at < 0 or i < 0:
+            self._i = self._at = 0
+            raise IndexError(i)
+        self._at = at
+        end = text.find("\n", at + 1)
+        return row(text[at + 1 : end] if end >= 0 else text[at + 1 :])
+
+    def find(self, name):
+        """The row of command ``name``, or None."""
+        text = self.text
+        at = text.find("\n" + name + " ")
+        if at < 0:
+            return None
+        end = text.find("\n", at + 1)
+        return row(text[at + 1 : end] if end >= 0 else text[at + 1 :])
+
+
+def row(line):
+    """``"+CWMODE wifi TQSLB=+CWMODE:(0-3)"`` -> ("+CWMODE", "wifi", forms, "+CWMODE:(0-3)")."""
+    a = line.find(" ")
+    b = line.find(" ", a + 1)
+    eq = line.find("=", b)
+    forms = 0
+    for c in line[b + 1 : eq if eq >= 0 else len(line)]:
+        forms |= 1 << _FORMS.find(c)
+    if eq < 0:
+        return (line[:a], line[a + 1 : b], forms)
+    return (line[:a], line[a + 1 : b], forms, line[eq + 1 :])
+
+
+TABLE = Rows(
+    '\n basic E'
+    '\n+BLEADDR ble QS'
+    '\n+BLEADVDATA ble S'
+    '\n+BLEADVPARAM ble QS'
+    '\n+BLEADVSTART ble E'
+    '\n+BLEADVSTOP ble E'
+    '\n+BLECFGMTU ble QS'
+    '\n+BLECONFREPLY blesec S'
+    '\n+BLECONN ble QS'
+    '\n+BLECONNPARAM ble QS'
+    '\n+BLEDATALEN ble S'
+    '\n+BLEDISCONN ble S'
+    '\n+BLEENC blesec S'
+    '\n+BLEENCCLEAR blesec SE'
+    '\n+BLEENCDEV blesec Q'
+    '\n+BLEENCRSP blesec S'
+    '\n+BLEGATTCCHAR blegattc S'
+    '\n+BLEGATTCINCLSRV blegattc S'
+    '\n+BLEGATTCPRIMSRV blegattc S'
+    '\n+BLEGATTCRD blegattc S'
+    '\n+BLEGATTCWR blegattc S'
+    '\n+BLEGATTSCHAR blegatts Q'
+    '\n+BLEGATTSIND blegatts S'
+    '\n+BLEGATTSNTFY blegatts S'
+    '\n+BLEGATTSSETATTR blegatts S'
+    '\n+BLEGATTSSRV blegatts Q'
+    '\n+BLEGATTSSRVCRE blegatts E'
+    '\n+BLEGATTSSRVSTART blegatts SE'
+    '\n+BLEGATTSSRVSTOP blegatts SE'
+    '\n+BLEINIT ble QS'
+    '\n+BLEKEYREPLY blesec S'
+    '\n+BLENAME ble QS'
+    '\n+BLESCAN blescan S'
+    '\n+BLESCANPARAM blescan QS'
+    '\n+BLESCANRSPDATA ble S'
+    '\n+BLESECPARAM blesec QS'
+    '\n+BLESPP blespp E'
+    '\n+BLESPPCFG blespp QS'
+    '\n+CCID cellular E'
+    '\n+CEREG cellular Q'
+    '\n+CGATT cellular Q'
+    '\n+CGMR cellular E'
+    '\n+CGREG cellular Q'
+    '\n+CGSN cellular E'
+    '\n+CIFSR wifiaddr E'
+    '\n+CIMI cellular E'
+    '\n+CIPAP wifiaddr QS'
+    '\n+CIPAPMAC wifiaddr QS'
+    '\n+CIPCLOSE tcpip SE'
+    '\n+CIPDINFO tcpip QS'
+    '\n+CIPDNS tcpip QS'
+    '\n+CIPDOMAIN tcpip S'
+    '\n+CIPMODE tcpip QS'
+    '\n+CIPMUX tcpip QS'
+    '\n+CIPRECVDATA tcpip S'
+    '\n+CIPRECVLEN tcpip Q'
+    '\n+CIPRECVMODE tcpip QS'
+    '\n+CIPRECVTYPE tcpip QS'
+    '\n+CIPSEND tcpip SE'
+    '\n+CIPSENDEX tcpip S'
+    '\n+CIPSERVER tcpserver QS'
+    '\n+CIPSERVERMAXCONN tcpserver QS'
+    '\n+CIPSNTPCFG netutil QS'
+    '\n+CIPSNTPTIME netutil Q'
+    '\n+CIPSSLCCONF tcpip QS'
+    '\n+CIPSTA wifiaddr QS'
+    '\n+CIPSTAMAC wifiaddr QS'
+    '\n+CIPSTART tcpip S'
+    '\n+CIPSTATE tcpip Q'
+    '\n+CIPSTATUS tcpip E'
+    '\n+CIPSTO tcpserver QS'
+    '\n+CIUPDATE ota SE'
+    '\n+CMD basic Q'
+    '\n+CPIN cellular Q'
+    '\n+CREG cellular Q'
+    '\n+CSQ cellular E'
+    '\n+CWAUTOCONN wifi QSB'
+    '\n+CWDHCP wifiaddr QS'
+    '\n+CWDHCPS softap QS'
+    '\n+CWHOSTNAME wifiaddr QS'
+    '\n+CWJAP wifi QSELB'
+    '\n+CWLAP wifi SEB'
+    '\n+CWLAPOPT wifi SB'
+    '\n+CWLIF softap E'
+    '\n+CWMODE wifi TQSLB=+CWMODE:(0-3)'
+    '\n+CWQAP wifi ELB'
+    '\n+CWRECONNCFG wifi QSB'
+    '\n+CWSAP softap QS'
+    '\n+CWSTARTSMART wifi SEB'
+    '\n+CWSTATE wifi QB'
+    '\n+CWSTOPSMART wifi EB'
+    '\n+FS flash S'
+    '\n+GCMR system TEL=+GCMR'
+    '\n+GMR basic E'
+    '\n+GSLP basic S'
+    '\n+GSN cellular E'
+    '\n+HTTPACTION cellular_http TS=+HTTPACTION: (0-2)'
+    '\n+HTTPC aliyun_http SL'
+    '\n+HTTPDATA cellular_http S'
+    '\n+HTTPINIT cellular_http E'
+    '\n+HTTPPARA cellular_http QSL'
+    '\n+HTTPREAD cellular_http SE'
+    '\n+HTTPTERM cellular_http E'
+    '\n+IAPCONFIGSTART system TSL=AT+IAPCONFIGSTART= <mode>, [ap_ssid_prefix], [ap_passwd],[aes_key]'
+    '\n+IAPCONFIGSTOP system TEL=+IBLECONFIGSTOP'  # sic: the manual
+    '\n+IBLECONFIGSTART aliyunble TSL=+IBLECONFIGSTART=<mode>,[aes_key]'
+    '\n+IBLECONFIGSTOP aliyunble TEL=+IBLECONFIGSTOP'
+    '\n+ICCID cellular E'
+    '\n+IDEFAULT system TEL=+IDEFAULT'
+    '\n+IDMASR aliyun_dm TSL=+IDMASR=<msg_id>,<service_id>,<code>,<reply_message>'
+    '\n+IDMAUTH aliyun_dm TQSL=+IDMAUTH=<product_key>,<device_name>,<device_secret>,<product_secret>'
+    '\n+IDMCONN aliyun_dm TSEL=+IDMCONN=<host>,<port>'
+    '\n+IDMCRED aliyun_dm TQSL=+IDMCRED=<clientid>,<username>,<passwd>'
+    '\n+IDMDISCONN aliyun_dm TEL='
+    '\n+IDMEP aliyun_dm TSL=+IDMEP=<eventid>,<message>'
+    '\n+IDMPARA aliyun_dm TQSL=+IDMPARA=<key>, <value>'
+    '\n+IDMPP aliyun_dm TSL=+IDMPP=<message>'
+    '\n+IDMSSR aliyun_dm TSL='
+    '\n+IDMSTATE aliyun_dm TQEL'
+    '\n+IHELP system TEL=+IHELP'
+    '\n+IMQTTAUTH aliyun TQSL=+IMQTTAUTH=<product_key>, <device_name>, <device_secret>, [product_secret]'
+    '\n+IMQTTCONN aliyun TSEL=+IMQTTCONN=<host>,<port>'
+    '\n+IMQTTCRED aliyun TQSL=+IMQTTCRED=<clientid>,<username>,<passwd>'
+    '\n+IMQTTDISCONN aliyun TEL=+IMQTTDISCONN'
+    '\n+IMQTTMODE aliyun SL'
+    '\n+IMQTTPARA aliyun TQSL=+IMQTTPARA=<key>, <value>'
+    '\n+IMQTTPUB aliyun TSL=+IMQTTPUB=<topic>,<qos>,<message>'
+    '\n+IMQTTPUBHEX aliyun TSL=+IMQTTPUBHEX=<topic>, <qos>, <msg_len>, <message>'
+    '\n+IMQTTSTATE aliyun TQEL'
+    '\n+IMQTTSUB aliyun TSL=+IMQTTSUB:<topic>,<qos>'
+    '\n+IMQTTUNSUB aliyun TSL=+IMQTTUNSUB=<topic>'
+    '\n+INETSTAT system TEL=+INETSTAT'
+    '\n+IOTAPARA aliyun_ota TSL=+IOTAPARA=<param_tag>,<param_value>'
+    '\n+IOTAQUERY aliyun_ota TEL=+IOTAQUERY'
+    '\n+IOTASHO aliyun_ota TQEL=+IOTASHO'
+    '\n+IOTASTART aliyun_ota TSL=+IOTASTART:<enable>'
+    '\n+IOTASTX aliyun_ota TSL=+IOTASTX:<frame>'
+    '\n+IOTAVER aliyun_ota TSL=+IOTAVER=<mcu_version>'
+    '\n+IREADMAC system TEL=+IREADMAC'
+    '\n+IREBOOT system TEL=+IREBOOT'
+    '\n+IWIFICONNECT system SL'
+    '\n+MCONFIG cellular_mqtt SL'
+    '\n+MCONNECT cellular_mqtt S'
+    '\n+MDISCONNECT cellular_mqtt E'
+    '\n+MDNS wifiaddr S'
+    '\n+MIPCLOSE cellular_mqtt E'
+    '\n+MIPSTART cellular_mqtt SL'
+    '\n+MPUB cellular_mqtt SL'
+    '\n+MQTTCLEAN mqtt S'
+    '\n+MQTTCLIENTID mqtt S'
+    '\n+MQTTCONN mqtt QS'
+    '\n+MQTTCONNCFG mqtt S'
+    '\n+MQTTLONGCLIENTID mqtt S'
+    '\n+MQTTLONGPASSWORD mqtt S'
+    '\n+MQTTLONGUSERNAME mqtt S'
+    '\n+MQTTMSGGET cellular_mqtt QE'
+    '\n+MQTTMSGSET cellular_mqtt QS'
+    '\n+MQTTPASSWORD mqtt S'
+    '\n+MQTTPUB mqtt S'
+    '\n+MQTTPUBRAW mqtt S'
+    '\n+MQTTSNI mqtt S'
+    '\n+MQTTSTATU cellular_mqtt E'
+    '\n+MQTTSUB mqtt QS'
+    '\n+MQTTUNSUB mqtt S'
+    '\n+MQTTUSERCFG mqtt S'
+    '\n+MQTTUSERNAME mqtt S'
+    '\n+MSUB cellular_mqtt SL'
+    '\n+MUNSUB cellular_mqtt SL'
+    '\n+PING netutil S'
+    '\n+RESTORE basic E'
+    '\n+RFPOWER basic QS'
+    '\n+RST basic E'
+    '\n+SAPBR cellular SL'
+    '\n+SAVETRANSLINK translink SB'
+    '\n+SLEEP basic QS'
+    '\n+SSLMIPSTART cellular_mqtt SL'
+    '\n+SYSFLASH flash QS'
+    '\n+SYSLOG basic QS'
+    '\n+SYSMSG basic QS'
+    '\n+SYSRAM basic Q'
+    '\n+SYSSTORE basic QS'
+    '\n+TCCERTADD tencent TQS=+TCCERTADD:"CERT_NAME",CERT_SIZE(1-4096)'
+    '\n+TCCERTCHECK tencent TS=+TCCERTCHECK:"CERT_NAME"'
+    '\n+TCCERTDEL tencent TS=+TCCERTDEL:"CERT_NAME"'
+    '\n+TCDEVINFOSET tencent TQS=+TCDEVINFOSET:"TLSMODE(0/1/2)","PRODUCTID","DEVICENAME","DEVICESECRET"'
+    '\n+TCDEVREG tencentreg TE='
+    '\n+TCFWINFO tencentota TQ=+TCFWINFO:"FW_VERSION","FW_SIZE","FW_MD5","FW_MAX_SIZE_OF_MODULE"'
+    '\n+TCMODINFOSET tencent TQS=+TCMODINFOSET:"MODULE NAME","FLASH_SIZE (2/4)","WIFI_LED GPIO","FW INFO ADDR","FW BASE ADDR","FW MAX SIZE","FIXED CONNID"'
+    '\n+TCMODULE tencent E'
+    '\n+TCMQTTCONN tencentmqtt TQS=+TCMQTTCONN:<TLSMODE_SELECTED>,<CMDTIMEOUT_VALUE>,<KEEPALIVE>(max 690s),<CLEAN_SESSION>(0/1),<RECONNECT>(0/1)'
+    '\n+TCMQTTDISCONN tencentmqtt TE='
+    '\n+TCMQTTPUB tencentmqtt TS=+TCMQTTPUB:"TOPIC_NAME(maxlen 128)","QOS(0/1)","PAYLOAD"'
+    '\n+TCMQTTPUBL tencentmqtt TS=+TCMQTTPUBL:"TOPIC_NAME(maxlen 128)","QOS(0/1)","LEN(1-2048)"'
+    '\n+TCMQTTSRV tencent TQS=+TCMQTTSRV:"MQTT SERVER IP"'
+    '\n+TCMQTTSTATE tencentmqtt TQ='
+    '\n+TCMQTTSUB tencentmqtt TQS=+TCMQTTSUB:"TOPIC_NAME(maxlen 128)","QOS(0/1)"'
+    '\n+TCMQTTUNSUB tencentmqtt TQS=+TCMQTTUNSUB:"TOPIC_NAME"'
+    '\n+TCOTASET tencentota TQS=+TCOTASET:1(ENABLE)/0(DISABLE),"FW_version"'
+    '\n+TCPRDINFOSET tencent TQS=+TCPRDINFOSET:"TLS_MODE(0/1/2)","PRODUCT_ID","PRODUCT_SECRET_BCC","DEVICE_NAME"'
+    '\n+TCREADFWDATA tencentota TS=+TCREADFWDATA:"LEN_FOR_READ"'
+    '\n+TCRESTORE tencent TE='
+    '\n+TCSAP tencentsap TQS=+TCSAP=<ssid>,<pwd>'
+    '\n+TCSTARTSMART tencent E'
+    '\n+TCSTOPSAP tencentsap TE=AT+TCSTOPSAP: CMD TO STOP SOFTAP'
+    '\n+TCSTOPSMART tencent E'
+    '\n+TCVER tencent E'
+    '\n+TRANSINTVL netutil QS'
+    '\n+UART basic QS'
+    '\n+UART_CUR basic QS'
+    '\n+UART_DEF basic QS'
+    '\n+WPS wifi SB'
+    '\nE0 basic E'
+    '\nE1 basic E'
 )
 
 
 def find(name):
     """The table entry for ``name``, or None."""
-    lo, hi = 0, len(TABLE)
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        key = TABLE[mid][0]
-        if key == name:
-            return TABLE[mid]
-        if key < name:
-            lo = mid + 1
-        else:
-            hi = mid
-    return None
+    return TABLE.find(name)
 
 
 def handler_name(name):
