@@ -48,8 +48,9 @@ def fake(monkeypatch):
     zboot = _family("zboot")
     monkeypatch.setitem(sys.modules, "cmds.zcme", zcme)
     monkeypatch.setitem(sys.modules, "cmds.zboot", zboot)
-    rows = '\n+ZBOOT zboot EB\n+ZFAIL zcme E\n+ZLATER zcme S\n+ZTEST zcme TQ=+ZTEST:"a","b"'
-    monkeypatch.setattr(table, "TABLE", table.Rows(table.TABLE.text + rows))  # find() needs no order
+    rows = table.TABLE.text.split(b"\n")[1:] + [b"+ZBOOT zboot EB", b"+ZFAIL zcme E", b"+ZLATER zcme S",
+                                                 b'+ZTEST zcme TQ=+ZTEST:"a","b"']
+    monkeypatch.setattr(table, "TABLE", table.Rows(b"".join(b"\n" + row for row in sorted(rows))))
     at = InProc(boot=False)
     sys.modules["cmds.zcme"] = zcme  # InProc forgets cmds.*: put the made-up families back
     sys.modules["cmds.zboot"] = zboot

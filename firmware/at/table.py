@@ -8,15 +8,20 @@ command also takes unquoted strings; B (BOOT) the family's ``boot(at)`` runs at 
 ``=<answer>`` answers ``AT<name>=?`` with that line and OK (an empty answer: OK alone), and its family writes
 no ``t_<name>``. Each command's one-line summary (AT+IHELP) is in at/help.py, which only AT+IHELP imports.
 
-The table is one string (a tuple per row cost 27 KiB of heap; the text is a few KiB, and nothing when frozen):
-``TABLE`` reads as a sequence of (name, family, forms[, answer]) tuples, each made when asked for.
+The table is one bytes string (a tuple per row cost 27 KiB of heap; the text is 6 KiB, and nothing when
+frozen): ``TABLE`` reads as a sequence of (name, family, forms[, answer]) tuples, each made when asked for,
+and ``find`` is a binary search over the text. Bytes, because on MicroPython every new str is first looked up
+among all interned names: a lookup makes only the family's str (and the answer's, for a fixed test answer).
 """
-_FORMS = "TQSELB"  # the letter at index k stands for the bit 1 << k: TEST, QUERY, SET, EXEC, LOOSE, BOOT
+from at.parser import TEST, QUERY, SET, EXEC, LOOSE, BOOT
+
+_FORMS = {84: TEST, 81: QUERY, 83: SET, 69: EXEC, 76: LOOSE, 66: BOOT}  # T Q S E L B
 
 
 class Rows:
-    """The rows of a table text (each row after a newline): ``len()``, ``[i]``, iteration and ``find(name)``
-    give (name, family, forms[, answer]) tuples, made on demand. Reading rows in order rescans nothing."""
+    """The rows of a table text (bytes, each row after a newline, sorted by name): ``len()``, ``[i]``,
+    iteration and ``find(name)`` give (name, family, forms[, answer]) tuples, made on demand. Reading rows
+    in order rescans nothing."""
 
     def __init__(self, text):
         self.text = text
@@ -24,270 +29,290 @@ class Rows:
         self._at = 0
 
     def __len__(self):
-        return self.text.count("\n")
+        return self.text.count(b"\n")
 
     def __iter__(self):
-        text = self.text
         at = 0
         while at >= 0:
-            end = text.find("\n", at + 1)
-            yield row(text[at + 1 : end] if end >= 0 else text[at + 1 :])
-            at = end
+            yield self.row(at)
+            at = self.text.find(b"\n", at + 1)
 
     def __getitem__(self, i):
         if i < 0:
             i += len(self)
-        text = self.text
         if i < self._i:
             self._i = self._at = 0
         at = self._at
         while self._i < i and at >= 0:
-            at = text.find("\n", at + 1)
+            at = self.text.find(b"\n", at + 1)
             self._i += 1
         if at < 0 or i < 0:
             self._i = self._at = 0
             raise IndexError(i)
         self._at = at
-        end = text.find("\n", at + 1)
-        return row(text[at + 1 : end] if end >= 0 else text[at + 1 :])
+        return self.row(at)
 
     def find(self, name):
-        """The row of command ``name``, or None."""
-        text = self.text
-        at = text.find("\n" + name + " ")
-        if at < 0:
-            return None
-        end = text.find("\n", at + 1)
-        return row(text[at + 1 : end] if end >= 0 else text[at + 1 :])
+        """The row of command ``name`` (a str), or None."""
+        at = _search(self.text, name.encode())
+        return None if at < 0 else self.row(at, name)
+
+    def row(self, at, name=None):
+        """The row whose newline is text[at]: (name, family, forms) or (name, family, forms, answer)."""
+        fields = _line(self.text, at).split(b" ", 2)  # name, family, forms[=answer]
+        forms = fields[2].split(b"=", 1)
+        row = (fields[0].decode() if name is None else name, fields[1].decode(), _bits(forms[0]))
+        return row if len(forms) == 1 else row + (forms[1].decode(),)
 
 
-def row(line):
-    """``"+CWMODE wifi TQSLB=+CWMODE:(0-3)"`` -> ("+CWMODE", "wifi", forms, "+CWMODE:(0-3)")."""
-    a = line.find(" ")
-    b = line.find(" ", a + 1)
-    eq = line.find("=", b)
+# Each function below keeps its frame within MicroPython's 11 words (tools/frame_sizes): a bigger one is a
+# heap allocation per call, which made a lookup ten times slower.
+def _search(text, key):
+    """Binary search of the rows for the one named ``key`` (bytes): the offset of its newline, or -1."""
+    lo, hi = 0, len(text)  # the rows that start in [lo, hi) are left; text[lo] is a newline
+    while lo < hi:
+        at = ((lo + hi) >> 1) + 1
+        at = text.rfind(b"\n", lo, at)  # the row around the middle
+        here = text.find(b" ", at)
+        here = text[at + 1 : here]  # its name
+        if here == key:
+            return at
+        if here < key:
+            lo = text.find(b"\n", at + 1)
+            if lo < 0:
+                return -1
+        else:
+            hi = at
+    return -1
+
+
+def _line(text, at):
+    """The row whose newline is text[at], without it."""
+    end = text.find(b"\n", at + 1)
+    return text[at + 1 : end] if end > 0 else text[at + 1 :]
+
+
+def _bits(letters):
     forms = 0
-    for c in line[b + 1 : eq if eq >= 0 else len(line)]:
-        forms |= 1 << _FORMS.find(c)
-    if eq < 0:
-        return (line[:a], line[a + 1 : b], forms)
-    return (line[:a], line[a + 1 : b], forms, line[eq + 1 :])
+    for c in letters:
+        forms |= _FORMS[c]
+    return forms
 
 
 TABLE = Rows(
-    '\n basic E'
-    '\n+BLEADDR ble QS'
-    '\n+BLEADVDATA ble S'
-    '\n+BLEADVPARAM ble QS'
-    '\n+BLEADVSTART ble E'
-    '\n+BLEADVSTOP ble E'
-    '\n+BLECFGMTU ble QS'
-    '\n+BLECONFREPLY blesec S'
-    '\n+BLECONN ble QS'
-    '\n+BLECONNPARAM ble QS'
-    '\n+BLEDATALEN ble S'
-    '\n+BLEDISCONN ble S'
-    '\n+BLEENC blesec S'
-    '\n+BLEENCCLEAR blesec SE'
-    '\n+BLEENCDEV blesec Q'
-    '\n+BLEENCRSP blesec S'
-    '\n+BLEGATTCCHAR blegattc S'
-    '\n+BLEGATTCINCLSRV blegattc S'
-    '\n+BLEGATTCPRIMSRV blegattc S'
-    '\n+BLEGATTCRD blegattc S'
-    '\n+BLEGATTCWR blegattc S'
-    '\n+BLEGATTSCHAR blegatts Q'
-    '\n+BLEGATTSIND blegatts S'
-    '\n+BLEGATTSNTFY blegatts S'
-    '\n+BLEGATTSSETATTR blegatts S'
-    '\n+BLEGATTSSRV blegatts Q'
-    '\n+BLEGATTSSRVCRE blegatts E'
-    '\n+BLEGATTSSRVSTART blegatts SE'
-    '\n+BLEGATTSSRVSTOP blegatts SE'
-    '\n+BLEINIT ble QS'
-    '\n+BLEKEYREPLY blesec S'
-    '\n+BLENAME ble QS'
-    '\n+BLESCAN blescan S'
-    '\n+BLESCANPARAM blescan QS'
-    '\n+BLESCANRSPDATA ble S'
-    '\n+BLESECPARAM blesec QS'
-    '\n+BLESPP blespp E'
-    '\n+BLESPPCFG blespp QS'
-    '\n+CCID cellular E'
-    '\n+CEREG cellular Q'
-    '\n+CGATT cellular Q'
-    '\n+CGMR cellular E'
-    '\n+CGREG cellular Q'
-    '\n+CGSN cellular E'
-    '\n+CIFSR wifiaddr E'
-    '\n+CIMI cellular E'
-    '\n+CIPAP wifiaddr QS'
-    '\n+CIPAPMAC wifiaddr QS'
-    '\n+CIPCLOSE tcpip SE'
-    '\n+CIPDINFO tcpip QS'
-    '\n+CIPDNS tcpip QS'
-    '\n+CIPDOMAIN tcpip S'
-    '\n+CIPMODE tcpip QS'
-    '\n+CIPMUX tcpip QS'
-    '\n+CIPRECVDATA tcpip S'
-    '\n+CIPRECVLEN tcpip Q'
-    '\n+CIPRECVMODE tcpip QS'
-    '\n+CIPRECVTYPE tcpip QS'
-    '\n+CIPSEND tcpip SE'
-    '\n+CIPSENDEX tcpip S'
-    '\n+CIPSERVER tcpserver QS'
-    '\n+CIPSERVERMAXCONN tcpserver QS'
-    '\n+CIPSNTPCFG netutil QS'
-    '\n+CIPSNTPTIME netutil Q'
-    '\n+CIPSSLCCONF tcpip QS'
-    '\n+CIPSTA wifiaddr QS'
-    '\n+CIPSTAMAC wifiaddr QS'
-    '\n+CIPSTART tcpip S'
-    '\n+CIPSTATE tcpip Q'
-    '\n+CIPSTATUS tcpip E'
-    '\n+CIPSTO tcpserver QS'
-    '\n+CIUPDATE ota SE'
-    '\n+CMD basic Q'
-    '\n+CPIN cellular Q'
-    '\n+CREG cellular Q'
-    '\n+CSQ cellular E'
-    '\n+CWAUTOCONN wifi QSB'
-    '\n+CWDHCP wifiaddr QS'
-    '\n+CWDHCPS softap QS'
-    '\n+CWHOSTNAME wifiaddr QS'
-    '\n+CWJAP wifi QSELB'
-    '\n+CWLAP wifi SEB'
-    '\n+CWLAPOPT wifi SB'
-    '\n+CWLIF softap E'
-    '\n+CWMODE wifi TQSLB=+CWMODE:(0-3)'
-    '\n+CWQAP wifi ELB'
-    '\n+CWRECONNCFG wifi QSB'
-    '\n+CWSAP softap QS'
-    '\n+CWSTARTSMART wifi SEB'
-    '\n+CWSTATE wifi QB'
-    '\n+CWSTOPSMART wifi EB'
-    '\n+FS flash S'
-    '\n+GCMR system TEL=+GCMR'
-    '\n+GMR basic E'
-    '\n+GSLP basic S'
-    '\n+GSN cellular E'
-    '\n+HTTPACTION cellular_http TS=+HTTPACTION: (0-2)'
-    '\n+HTTPC aliyun_http SL'
-    '\n+HTTPDATA cellular_http S'
-    '\n+HTTPINIT cellular_http E'
-    '\n+HTTPPARA cellular_http QSL'
-    '\n+HTTPREAD cellular_http SE'
-    '\n+HTTPTERM cellular_http E'
-    '\n+IAPCONFIGSTART system TSL=AT+IAPCONFIGSTART= <mode>, [ap_ssid_prefix], [ap_passwd],[aes_key]'
-    '\n+IAPCONFIGSTOP system TEL=+IBLECONFIGSTOP'  # sic: the manual
-    '\n+IBLECONFIGSTART aliyunble TSL=+IBLECONFIGSTART=<mode>,[aes_key]'
-    '\n+IBLECONFIGSTOP aliyunble TEL=+IBLECONFIGSTOP'
-    '\n+ICCID cellular E'
-    '\n+IDEFAULT system TEL=+IDEFAULT'
-    '\n+IDMASR aliyun_dm TSL=+IDMASR=<msg_id>,<service_id>,<code>,<reply_message>'
-    '\n+IDMAUTH aliyun_dm TQSL=+IDMAUTH=<product_key>,<device_name>,<device_secret>,<product_secret>'
-    '\n+IDMCONN aliyun_dm TSEL=+IDMCONN=<host>,<port>'
-    '\n+IDMCRED aliyun_dm TQSL=+IDMCRED=<clientid>,<username>,<passwd>'
-    '\n+IDMDISCONN aliyun_dm TEL='
-    '\n+IDMEP aliyun_dm TSL=+IDMEP=<eventid>,<message>'
-    '\n+IDMPARA aliyun_dm TQSL=+IDMPARA=<key>, <value>'
-    '\n+IDMPP aliyun_dm TSL=+IDMPP=<message>'
-    '\n+IDMSSR aliyun_dm TSL='
-    '\n+IDMSTATE aliyun_dm TQEL'
-    '\n+IHELP system TEL=+IHELP'
-    '\n+IMQTTAUTH aliyun TQSL=+IMQTTAUTH=<product_key>, <device_name>, <device_secret>, [product_secret]'
-    '\n+IMQTTCONN aliyun TSEL=+IMQTTCONN=<host>,<port>'
-    '\n+IMQTTCRED aliyun TQSL=+IMQTTCRED=<clientid>,<username>,<passwd>'
-    '\n+IMQTTDISCONN aliyun TEL=+IMQTTDISCONN'
-    '\n+IMQTTMODE aliyun SL'
-    '\n+IMQTTPARA aliyun TQSL=+IMQTTPARA=<key>, <value>'
-    '\n+IMQTTPUB aliyun TSL=+IMQTTPUB=<topic>,<qos>,<message>'
-    '\n+IMQTTPUBHEX aliyun TSL=+IMQTTPUBHEX=<topic>, <qos>, <msg_len>, <message>'
-    '\n+IMQTTSTATE aliyun TQEL'
-    '\n+IMQTTSUB aliyun TSL=+IMQTTSUB:<topic>,<qos>'
-    '\n+IMQTTUNSUB aliyun TSL=+IMQTTUNSUB=<topic>'
-    '\n+INETSTAT system TEL=+INETSTAT'
-    '\n+IOTAPARA aliyun_ota TSL=+IOTAPARA=<param_tag>,<param_value>'
-    '\n+IOTAQUERY aliyun_ota TEL=+IOTAQUERY'
-    '\n+IOTASHO aliyun_ota TQEL=+IOTASHO'
-    '\n+IOTASTART aliyun_ota TSL=+IOTASTART:<enable>'
-    '\n+IOTASTX aliyun_ota TSL=+IOTASTX:<frame>'
-    '\n+IOTAVER aliyun_ota TSL=+IOTAVER=<mcu_version>'
-    '\n+IREADMAC system TEL=+IREADMAC'
-    '\n+IREBOOT system TEL=+IREBOOT'
-    '\n+IWIFICONNECT system SL'
-    '\n+MCONFIG cellular_mqtt SL'
-    '\n+MCONNECT cellular_mqtt S'
-    '\n+MDISCONNECT cellular_mqtt E'
-    '\n+MDNS wifiaddr S'
-    '\n+MIPCLOSE cellular_mqtt E'
-    '\n+MIPSTART cellular_mqtt SL'
-    '\n+MPUB cellular_mqtt SL'
-    '\n+MQTTCLEAN mqtt S'
-    '\n+MQTTCLIENTID mqtt S'
-    '\n+MQTTCONN mqtt QS'
-    '\n+MQTTCONNCFG mqtt S'
-    '\n+MQTTLONGCLIENTID mqtt S'
-    '\n+MQTTLONGPASSWORD mqtt S'
-    '\n+MQTTLONGUSERNAME mqtt S'
-    '\n+MQTTMSGGET cellular_mqtt QE'
-    '\n+MQTTMSGSET cellular_mqtt QS'
-    '\n+MQTTPASSWORD mqtt S'
-    '\n+MQTTPUB mqtt S'
-    '\n+MQTTPUBRAW mqtt S'
-    '\n+MQTTSNI mqtt S'
-    '\n+MQTTSTATU cellular_mqtt E'
-    '\n+MQTTSUB mqtt QS'
-    '\n+MQTTUNSUB mqtt S'
-    '\n+MQTTUSERCFG mqtt S'
-    '\n+MQTTUSERNAME mqtt S'
-    '\n+MSUB cellular_mqtt SL'
-    '\n+MUNSUB cellular_mqtt SL'
-    '\n+PING netutil S'
-    '\n+RESTORE basic E'
-    '\n+RFPOWER basic QS'
-    '\n+RST basic E'
-    '\n+SAPBR cellular SL'
-    '\n+SAVETRANSLINK translink SB'
-    '\n+SLEEP basic QS'
-    '\n+SSLMIPSTART cellular_mqtt SL'
-    '\n+SYSFLASH flash QS'
-    '\n+SYSLOG basic QS'
-    '\n+SYSMSG basic QS'
-    '\n+SYSRAM basic Q'
-    '\n+SYSSTORE basic QS'
-    '\n+TCCERTADD tencent TQS=+TCCERTADD:"CERT_NAME",CERT_SIZE(1-4096)'
-    '\n+TCCERTCHECK tencent TS=+TCCERTCHECK:"CERT_NAME"'
-    '\n+TCCERTDEL tencent TS=+TCCERTDEL:"CERT_NAME"'
-    '\n+TCDEVINFOSET tencent TQS=+TCDEVINFOSET:"TLSMODE(0/1/2)","PRODUCTID","DEVICENAME","DEVICESECRET"'
-    '\n+TCDEVREG tencentreg TE='
-    '\n+TCFWINFO tencentota TQ=+TCFWINFO:"FW_VERSION","FW_SIZE","FW_MD5","FW_MAX_SIZE_OF_MODULE"'
-    '\n+TCMODINFOSET tencent TQS=+TCMODINFOSET:"MODULE NAME","FLASH_SIZE (2/4)","WIFI_LED GPIO","FW INFO ADDR","FW BASE ADDR","FW MAX SIZE","FIXED CONNID"'
-    '\n+TCMODULE tencent E'
-    '\n+TCMQTTCONN tencentmqtt TQS=+TCMQTTCONN:<TLSMODE_SELECTED>,<CMDTIMEOUT_VALUE>,<KEEPALIVE>(max 690s),<CLEAN_SESSION>(0/1),<RECONNECT>(0/1)'
-    '\n+TCMQTTDISCONN tencentmqtt TE='
-    '\n+TCMQTTPUB tencentmqtt TS=+TCMQTTPUB:"TOPIC_NAME(maxlen 128)","QOS(0/1)","PAYLOAD"'
-    '\n+TCMQTTPUBL tencentmqtt TS=+TCMQTTPUBL:"TOPIC_NAME(maxlen 128)","QOS(0/1)","LEN(1-2048)"'
-    '\n+TCMQTTSRV tencent TQS=+TCMQTTSRV:"MQTT SERVER IP"'
-    '\n+TCMQTTSTATE tencentmqtt TQ='
-    '\n+TCMQTTSUB tencentmqtt TQS=+TCMQTTSUB:"TOPIC_NAME(maxlen 128)","QOS(0/1)"'
-    '\n+TCMQTTUNSUB tencentmqtt TQS=+TCMQTTUNSUB:"TOPIC_NAME"'
-    '\n+TCOTASET tencentota TQS=+TCOTASET:1(ENABLE)/0(DISABLE),"FW_version"'
-    '\n+TCPRDINFOSET tencent TQS=+TCPRDINFOSET:"TLS_MODE(0/1/2)","PRODUCT_ID","PRODUCT_SECRET_BCC","DEVICE_NAME"'
-    '\n+TCREADFWDATA tencentota TS=+TCREADFWDATA:"LEN_FOR_READ"'
-    '\n+TCRESTORE tencent TE='
-    '\n+TCSAP tencentsap TQS=+TCSAP=<ssid>,<pwd>'
-    '\n+TCSTARTSMART tencent E'
-    '\n+TCSTOPSAP tencentsap TE=AT+TCSTOPSAP: CMD TO STOP SOFTAP'
-    '\n+TCSTOPSMART tencent E'
-    '\n+TCVER tencent E'
-    '\n+TRANSINTVL netutil QS'
-    '\n+UART basic QS'
-    '\n+UART_CUR basic QS'
-    '\n+UART_DEF basic QS'
-    '\n+WPS wifi SB'
-    '\nE0 basic E'
-    '\nE1 basic E'
+    b'\n basic E'
+    b'\n+BLEADDR ble QS'
+    b'\n+BLEADVDATA ble S'
+    b'\n+BLEADVPARAM ble QS'
+    b'\n+BLEADVSTART ble E'
+    b'\n+BLEADVSTOP ble E'
+    b'\n+BLECFGMTU ble QS'
+    b'\n+BLECONFREPLY blesec S'
+    b'\n+BLECONN ble QS'
+    b'\n+BLECONNPARAM ble QS'
+    b'\n+BLEDATALEN ble S'
+    b'\n+BLEDISCONN ble S'
+    b'\n+BLEENC blesec S'
+    b'\n+BLEENCCLEAR blesec SE'
+    b'\n+BLEENCDEV blesec Q'
+    b'\n+BLEENCRSP blesec S'
+    b'\n+BLEGATTCCHAR blegattc S'
+    b'\n+BLEGATTCINCLSRV blegattc S'
+    b'\n+BLEGATTCPRIMSRV blegattc S'
+    b'\n+BLEGATTCRD blegattc S'
+    b'\n+BLEGATTCWR blegattc S'
+    b'\n+BLEGATTSCHAR blegatts Q'
+    b'\n+BLEGATTSIND blegatts S'
+    b'\n+BLEGATTSNTFY blegatts S'
+    b'\n+BLEGATTSSETATTR blegatts S'
+    b'\n+BLEGATTSSRV blegatts Q'
+    b'\n+BLEGATTSSRVCRE blegatts E'
+    b'\n+BLEGATTSSRVSTART blegatts SE'
+    b'\n+BLEGATTSSRVSTOP blegatts SE'
+    b'\n+BLEINIT ble QS'
+    b'\n+BLEKEYREPLY blesec S'
+    b'\n+BLENAME ble QS'
+    b'\n+BLESCAN blescan S'
+    b'\n+BLESCANPARAM blescan QS'
+    b'\n+BLESCANRSPDATA ble S'
+    b'\n+BLESECPARAM blesec QS'
+    b'\n+BLESPP blespp E'
+    b'\n+BLESPPCFG blespp QS'
+    b'\n+CCID cellular E'
+    b'\n+CEREG cellular Q'
+    b'\n+CGATT cellular Q'
+    b'\n+CGMR cellular E'
+    b'\n+CGREG cellular Q'
+    b'\n+CGSN cellular E'
+    b'\n+CIFSR wifiaddr E'
+    b'\n+CIMI cellular E'
+    b'\n+CIPAP wifiaddr QS'
+    b'\n+CIPAPMAC wifiaddr QS'
+    b'\n+CIPCLOSE tcpip SE'
+    b'\n+CIPDINFO tcpip QS'
+    b'\n+CIPDNS tcpip QS'
+    b'\n+CIPDOMAIN tcpip S'
+    b'\n+CIPMODE tcpip QS'
+    b'\n+CIPMUX tcpip QS'
+    b'\n+CIPRECVDATA tcpip S'
+    b'\n+CIPRECVLEN tcpip Q'
+    b'\n+CIPRECVMODE tcpip QS'
+    b'\n+CIPRECVTYPE tcpip QS'
+    b'\n+CIPSEND tcpip SE'
+    b'\n+CIPSENDEX tcpip S'
+    b'\n+CIPSERVER tcpserver QS'
+    b'\n+CIPSERVERMAXCONN tcpserver QS'
+    b'\n+CIPSNTPCFG netutil QS'
+    b'\n+CIPSNTPTIME netutil Q'
+    b'\n+CIPSSLCCONF tcpip QS'
+    b'\n+CIPSTA wifiaddr QS'
+    b'\n+CIPSTAMAC wifiaddr QS'
+    b'\n+CIPSTART tcpip S'
+    b'\n+CIPSTATE tcpip Q'
+    b'\n+CIPSTATUS tcpip E'
+    b'\n+CIPSTO tcpserver QS'
+    b'\n+CIUPDATE ota SE'
+    b'\n+CMD basic Q'
+    b'\n+CPIN cellular Q'
+    b'\n+CREG cellular Q'
+    b'\n+CSQ cellular E'
+    b'\n+CWAUTOCONN wifi QSB'
+    b'\n+CWDHCP wifiaddr QS'
+    b'\n+CWDHCPS softap QS'
+    b'\n+CWHOSTNAME wifiaddr QS'
+    b'\n+CWJAP wifi QSELB'
+    b'\n+CWLAP wifi SEB'
+    b'\n+CWLAPOPT wifi SB'
+    b'\n+CWLIF softap E'
+    b'\n+CWMODE wifi TQSLB=+CWMODE:(0-3)'
+    b'\n+CWQAP wifi ELB'
+    b'\n+CWRECONNCFG wifi QSB'
+    b'\n+CWSAP softap QS'
+    b'\n+CWSTARTSMART wifi SEB'
+    b'\n+CWSTATE wifi QB'
+    b'\n+CWSTOPSMART wifi EB'
+    b'\n+FS flash S'
+    b'\n+GCMR system TEL=+GCMR'
+    b'\n+GMR basic E'
+    b'\n+GSLP basic S'
+    b'\n+GSN cellular E'
+    b'\n+HTTPACTION cellular_http TS=+HTTPACTION: (0-2)'
+    b'\n+HTTPC aliyun_http SL'
+    b'\n+HTTPDATA cellular_http S'
+    b'\n+HTTPINIT cellular_http E'
+    b'\n+HTTPPARA cellular_http QSL'
+    b'\n+HTTPREAD cellular_http SE'
+    b'\n+HTTPTERM cellular_http E'
+    b'\n+IAPCONFIGSTART system TSL=AT+IAPCONFIGSTART= <mode>, [ap_ssid_prefix], [ap_passwd],[aes_key]'
+    b'\n+IAPCONFIGSTOP system TEL=+IBLECONFIGSTOP'  # sic: the manual
+    b'\n+IBLECONFIGSTART aliyunble TSL=+IBLECONFIGSTART=<mode>,[aes_key]'
+    b'\n+IBLECONFIGSTOP aliyunble TEL=+IBLECONFIGSTOP'
+    b'\n+ICCID cellular E'
+    b'\n+IDEFAULT system TEL=+IDEFAULT'
+    b'\n+IDMASR aliyun_dm TSL=+IDMASR=<msg_id>,<service_id>,<code>,<reply_message>'
+    b'\n+IDMAUTH aliyun_dm TQSL=+IDMAUTH=<product_key>,<device_name>,<device_secret>,<product_secret>'
+    b'\n+IDMCONN aliyun_dm TSEL=+IDMCONN=<host>,<port>'
+    b'\n+IDMCRED aliyun_dm TQSL=+IDMCRED=<clientid>,<username>,<passwd>'
+    b'\n+IDMDISCONN aliyun_dm TEL='
+    b'\n+IDMEP aliyun_dm TSL=+IDMEP=<eventid>,<message>'
+    b'\n+IDMPARA aliyun_dm TQSL=+IDMPARA=<key>, <value>'
+    b'\n+IDMPP aliyun_dm TSL=+IDMPP=<message>'
+    b'\n+IDMSSR aliyun_dm TSL='
+    b'\n+IDMSTATE aliyun_dm TQEL'
+    b'\n+IHELP system TEL=+IHELP'
+    b'\n+IMQTTAUTH aliyun TQSL=+IMQTTAUTH=<product_key>, <device_name>, <device_secret>, [product_secret]'
+    b'\n+IMQTTCONN aliyun TSEL=+IMQTTCONN=<host>,<port>'
+    b'\n+IMQTTCRED aliyun TQSL=+IMQTTCRED=<clientid>,<username>,<passwd>'
+    b'\n+IMQTTDISCONN aliyun TEL=+IMQTTDISCONN'
+    b'\n+IMQTTMODE aliyun SL'
+    b'\n+IMQTTPARA aliyun TQSL=+IMQTTPARA=<key>, <value>'
+    b'\n+IMQTTPUB aliyun TSL=+IMQTTPUB=<topic>,<qos>,<message>'
+    b'\n+IMQTTPUBHEX aliyun TSL=+IMQTTPUBHEX=<topic>, <qos>, <msg_len>, <message>'
+    b'\n+IMQTTSTATE aliyun TQEL'
+    b'\n+IMQTTSUB aliyun TSL=+IMQTTSUB:<topic>,<qos>'
+    b'\n+IMQTTUNSUB aliyun TSL=+IMQTTUNSUB=<topic>'
+    b'\n+INETSTAT system TEL=+INETSTAT'
+    b'\n+IOTAPARA aliyun_ota TSL=+IOTAPARA=<param_tag>,<param_value>'
+    b'\n+IOTAQUERY aliyun_ota TEL=+IOTAQUERY'
+    b'\n+IOTASHO aliyun_ota TQEL=+IOTASHO'
+    b'\n+IOTASTART aliyun_ota TSL=+IOTASTART:<enable>'
+    b'\n+IOTASTX aliyun_ota TSL=+IOTASTX:<frame>'
+    b'\n+IOTAVER aliyun_ota TSL=+IOTAVER=<mcu_version>'
+    b'\n+IREADMAC system TEL=+IREADMAC'
+    b'\n+IREBOOT system TEL=+IREBOOT'
+    b'\n+IWIFICONNECT system SL'
+    b'\n+MCONFIG cellular_mqtt SL'
+    b'\n+MCONNECT cellular_mqtt S'
+    b'\n+MDISCONNECT cellular_mqtt E'
+    b'\n+MDNS wifiaddr S'
+    b'\n+MIPCLOSE cellular_mqtt E'
+    b'\n+MIPSTART cellular_mqtt SL'
+    b'\n+MPUB cellular_mqtt SL'
+    b'\n+MQTTCLEAN mqtt S'
+    b'\n+MQTTCLIENTID mqtt S'
+    b'\n+MQTTCONN mqtt QS'
+    b'\n+MQTTCONNCFG mqtt S'
+    b'\n+MQTTLONGCLIENTID mqtt S'
+    b'\n+MQTTLONGPASSWORD mqtt S'
+    b'\n+MQTTLONGUSERNAME mqtt S'
+    b'\n+MQTTMSGGET cellular_mqtt QE'
+    b'\n+MQTTMSGSET cellular_mqtt QS'
+    b'\n+MQTTPASSWORD mqtt S'
+    b'\n+MQTTPUB mqtt S'
+    b'\n+MQTTPUBRAW mqtt S'
+    b'\n+MQTTSNI mqtt S'
+    b'\n+MQTTSTATU cellular_mqtt E'
+    b'\n+MQTTSUB mqtt QS'
+    b'\n+MQTTUNSUB mqtt S'
+    b'\n+MQTTUSERCFG mqtt S'
+    b'\n+MQTTUSERNAME mqtt S'
+    b'\n+MSUB cellular_mqtt SL'
+    b'\n+MUNSUB cellular_mqtt SL'
+    b'\n+PING netutil S'
+    b'\n+RESTORE basic E'
+    b'\n+RFPOWER basic QS'
+    b'\n+RST basic E'
+    b'\n+SAPBR cellular SL'
+    b'\n+SAVETRANSLINK translink SB'
+    b'\n+SLEEP basic QS'
+    b'\n+SSLMIPSTART cellular_mqtt SL'
+    b'\n+SYSFLASH flash QS'
+    b'\n+SYSLOG basic QS'
+    b'\n+SYSMSG basic QS'
+    b'\n+SYSRAM basic Q'
+    b'\n+SYSSTORE basic QS'
+    b'\n+TCCERTADD tencent TQS=+TCCERTADD:"CERT_NAME",CERT_SIZE(1-4096)'
+    b'\n+TCCERTCHECK tencent TS=+TCCERTCHECK:"CERT_NAME"'
+    b'\n+TCCERTDEL tencent TS=+TCCERTDEL:"CERT_NAME"'
+    b'\n+TCDEVINFOSET tencent TQS=+TCDEVINFOSET:"TLSMODE(0/1/2)","PRODUCTID","DEVICENAME","DEVICESECRET"'
+    b'\n+TCDEVREG tencentreg TE='
+    b'\n+TCFWINFO tencentota TQ=+TCFWINFO:"FW_VERSION","FW_SIZE","FW_MD5","FW_MAX_SIZE_OF_MODULE"'
+    b'\n+TCMODINFOSET tencent TQS=+TCMODINFOSET:"MODULE NAME","FLASH_SIZE (2/4)","WIFI_LED GPIO","FW INFO ADDR","FW BASE ADDR","FW MAX SIZE","FIXED CONNID"'
+    b'\n+TCMODULE tencent E'
+    b'\n+TCMQTTCONN tencentmqtt TQS=+TCMQTTCONN:<TLSMODE_SELECTED>,<CMDTIMEOUT_VALUE>,<KEEPALIVE>(max 690s),<CLEAN_SESSION>(0/1),<RECONNECT>(0/1)'
+    b'\n+TCMQTTDISCONN tencentmqtt TE='
+    b'\n+TCMQTTPUB tencentmqtt TS=+TCMQTTPUB:"TOPIC_NAME(maxlen 128)","QOS(0/1)","PAYLOAD"'
+    b'\n+TCMQTTPUBL tencentmqtt TS=+TCMQTTPUBL:"TOPIC_NAME(maxlen 128)","QOS(0/1)","LEN(1-2048)"'
+    b'\n+TCMQTTSRV tencent TQS=+TCMQTTSRV:"MQTT SERVER IP"'
+    b'\n+TCMQTTSTATE tencentmqtt TQ='
+    b'\n+TCMQTTSUB tencentmqtt TQS=+TCMQTTSUB:"TOPIC_NAME(maxlen 128)","QOS(0/1)"'
+    b'\n+TCMQTTUNSUB tencentmqtt TQS=+TCMQTTUNSUB:"TOPIC_NAME"'
+    b'\n+TCOTASET tencentota TQS=+TCOTASET:1(ENABLE)/0(DISABLE),"FW_version"'
+    b'\n+TCPRDINFOSET tencent TQS=+TCPRDINFOSET:"TLS_MODE(0/1/2)","PRODUCT_ID","PRODUCT_SECRET_BCC","DEVICE_NAME"'
+    b'\n+TCREADFWDATA tencentota TS=+TCREADFWDATA:"LEN_FOR_READ"'
+    b'\n+TCRESTORE tencent TE='
+    b'\n+TCSAP tencentsap TQS=+TCSAP=<ssid>,<pwd>'
+    b'\n+TCSTARTSMART tencent E'
+    b'\n+TCSTOPSAP tencentsap TE=AT+TCSTOPSAP: CMD TO STOP SOFTAP'
+    b'\n+TCSTOPSMART tencent E'
+    b'\n+TCVER tencent E'
+    b'\n+TRANSINTVL netutil QS'
+    b'\n+UART basic QS'
+    b'\n+UART_CUR basic QS'
+    b'\n+UART_DEF basic QS'
+    b'\n+WPS wifi SB'
+    b'\nE0 basic E'
+    b'\nE1 basic E'
 )
 
 
