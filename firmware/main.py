@@ -1,4 +1,9 @@
 """Boot: read the board config, open the AT UART, print ready, run the loop."""
+import gc
+from at.compat import MICROPYTHON
+
+if MICROPYTHON:  # collect every 4 KiB allocated while booting: what the imports keep then packs into the
+    gc.threshold(4096)  # holes their transients leave, instead of spreading over the heap (boots in less)
 import os
 import esp32
 import machine
@@ -27,6 +32,8 @@ def main():
     except OSError:
         pass  # exists
     at.boot()
+    if MICROPYTHON:
+        gc.threshold(-1)  # collect only when the heap is full: no collection cost per command
     at.write(b"\r\nready\r\n")
     print("upy-at: ready on UART%d" % boardcfg.AT_UART)
     try:  # the image booted (e.g. after AT+CIUPDATE): keep it, or the bootloader rolls back at the next reset

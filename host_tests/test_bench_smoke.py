@@ -38,6 +38,8 @@ EXPECTED = {
     "min_heap_kib_mpy_ble": r"skipped  \(--quick\)",
     "mpy_total_bytes": r"\d+",
     "import_heap_kib_firmware": r"\d+  \(.+\)",
+    "boot_heap_kib": r"\d+  \(.+\)",
+    "host_board_heap_kib": r"\d+  \(.+\)",
     "instructions_per_at_round_trip": r"(%s|skipped  \(no valgrind\))" % RATIO,
     "instructions_per_passthrough_kib": r"(%s|skipped  \(no valgrind\))" % RATIO,
     "instructions_per_mqtt_pub_qos0": r"(%s|skipped  \(no (valgrind|mosquitto)\))" % RATIO,

@@ -1,9 +1,16 @@
 """The one parser: lines into (name, form, args) and arguments by declared specs (esp-at rules)."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 from at import parser, table
 from at.help import HELP
 from at.parser import AtError, num, text, hexstr, parse_args, split_line, TEST, QUERY, SET, EXEC
+
+FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 
 
 def code(fn, *args):
@@ -106,7 +113,7 @@ def test_table_is_sorted_and_unique():
     assert list(HELP) == names  # one AT+IHELP line per command
 
 
-@pytest.mark.parametrize("row", table.TABLE, ids=[r[0] or "AT" for r in table.TABLE])
+@pytest.mark.parametrize("row", list(table.TABLE), ids=[r[0] or "AT" for r in table.TABLE])
 def test_every_form_in_the_table_has_its_handler_and_spec(row):
     name, family, forms = row[:3]
     mod = __import__("cmds." + family, None, None, ("_",))
@@ -133,10 +140,30 @@ def test_every_handler_is_in_the_table():
                 assert entries and entries[0][1] == family, attr
 
 
+MISSING = ("+NOPE", "+", "E", "E2", "+CIPSENDE", "+CIPSEN", "ZZ", " ", "+A", "+ZZZ", "+gmr")
+
+
 def test_find():
-    assert table.find("+GMR")[1] == "basic"
-    assert table.find("") is not None
-    assert table.find("+NOPE") is None
+    assert table.find("+GMR") == ("+GMR", "basic", EXEC)
+    assert table.find("") == ("", "basic", EXEC)
+    assert table.find("+CWMODE")[3] == "+CWMODE:(0-3)"
+    assert table.find("+IDMDISCONN")[3] == ""  # a fixed answer that is OK alone
+    for row in table.TABLE:
+        assert table.find(row[0]) == row
+    for name in MISSING:
+        assert table.find(name) is None, name
+
+
+def test_the_table_reads_the_same_under_micropython():
+    """Rows, indexing and the binary search on the unix port (bytes indexing, slicing, comparison)."""
+    code = ("import sys; sys.path[:0] = [%r]\nfrom at import table\nt = table.TABLE\n"
+            "print([t[i] for i in range(len(t))] == list(t))\nprint([table.find(r[0]) for r in t] == list(t))\n"
+            "print([table.find(n) for n in %r])\nfor r in t: print(repr(r))\n" % (FIRMWARE, MISSING))
+    out = subprocess.run([MICROPYTHON, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:3] == ["True", "True", repr([None] * len(MISSING))]
+    assert lines[3:] == [repr(r) for r in table.TABLE]
 
 
 def test_a_tail_on_a_loose_command_may_be_unquoted():

@@ -6,7 +6,7 @@ import types
 import pytest
 
 from at import table
-from at.parser import AtError, num, TEST as T, QUERY as Q, SET as S, EXEC as E, BOOT as B
+from at.parser import AtError, num, BOOT as B
 from at.replies import cme, cme_spaced, ok_then
 from inproc import InProc
 
@@ -48,13 +48,9 @@ def fake(monkeypatch):
     zboot = _family("zboot")
     monkeypatch.setitem(sys.modules, "cmds.zcme", zcme)
     monkeypatch.setitem(sys.modules, "cmds.zboot", zboot)
-    rows = table.TABLE + (
-        ("+ZBOOT", "zboot", E | B),
-        ("+ZFAIL", "zcme", E),
-        ("+ZLATER", "zcme", S),
-        ("+ZTEST", "zcme", T | Q, '+ZTEST:"a","b"'),
-    )
-    monkeypatch.setattr(table, "TABLE", tuple(sorted(rows, key=lambda r: r[0])))
+    rows = table.TABLE.text.split(b"\n")[1:] + [b"+ZBOOT zboot EB", b"+ZFAIL zcme E", b"+ZLATER zcme S",
+                                                 b'+ZTEST zcme TQ=+ZTEST:"a","b"']
+    monkeypatch.setattr(table, "TABLE", table.Rows(b"".join(b"\n" + row for row in sorted(rows))))
     at = InProc(boot=False)
     sys.modules["cmds.zcme"] = zcme  # InProc forgets cmds.*: put the made-up families back
     sys.modules["cmds.zboot"] = zboot

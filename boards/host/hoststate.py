@@ -1,6 +1,7 @@
 """Where the host board keeps what a chip keeps in flash: the emulator's state folder."""
 import os
 import sys
+import time
 
 MICROPYTHON = sys.implementation.name == "micropython"
 STATE = os.getenv("AT_STATE") or ".atstate"
@@ -10,6 +11,7 @@ EXIT_DEEPSLEEP = 4
 EXIT_WATCHDOG = 5  # the watchdog reset the module
 WATCHDOG_LINE = "upy-at: watchdog: "  # machine.WDT's console lines; the emulator acts on them
 watchdog_bit = [False]  # machine.WDT has bitten: run.py reports the stack and resets
+POWER_UP_US = int(time.time() * 1000000)  # the laptop's clock when the module powered up (run.py imports this first)
 
 
 def path(*parts):

@@ -105,68 +105,17 @@ class RTC:
     set). As on the chip it starts at 2000-01-01 00:00:00 at power-up and keeps running across resets and
     deep sleep (the offset from the laptop's clock is kept in the state folder). Only this clock is set:
     the laptop's ``time.time()`` cannot be, so portable firmware reads the time from ``RTC().datetime()``.
+    The arithmetic is boards/host/rtcclock.py, imported at the first datetime(): boot reads no clock, and
+    the chip's RTC is C, so the host board keeps it off the heap until then.
     """
 
     def __init__(self, id=0):
         pass
 
     def datetime(self, datetimetuple=None):
-        if datetimetuple is None:
-            us = _rtc_offset() + _host_us()
-            days, rem = divmod(us // 1000000, 86400)
-            y, m, d = _civil(days)
-            return (y, m, d, (days + 5) % 7, rem // 3600, rem // 60 % 60, rem % 60, us % 1000000)
-        t = tuple(datetimetuple)
-        if len(t) != 8:
-            raise ValueError("requested length 8 but object has length %d" % len(t))
-        secs = _days(t[0], t[1], t[2]) * 86400 + t[4] * 3600 + t[5] * 60 + t[6]
-        _rtc_save(secs * 1000000 + t[7] - _host_us())
-        return None
+        import rtcclock
 
-
-_RTC_FILE = "rtc"
-_rtc = None  # microseconds to add to the laptop's clock (since 1970) to get the RTC's (since 2000)
-
-
-def _host_us():
-    return int(time.time() * 1000000)
-
-
-_BOOT_US = _host_us()
-
-
-def _rtc_offset():
-    global _rtc
-    if _rtc is None:
-        saved = None if reset_cause() == PWRON_RESET else hoststate.read(hoststate.path(_RTC_FILE))
-        _rtc = int(saved) if saved else -_BOOT_US  # power-up: 2000-01-01 00:00:00 when the process started
-    return _rtc
-
-
-def _rtc_save(offset):
-    global _rtc
-    _rtc = offset
-    hoststate.write_atomic(hoststate.path(_RTC_FILE), b"%d" % offset)
-
-
-def _days(y, m, d):
-    """Days since 2000-01-01 (the chip's epoch) of a Gregorian date."""
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    return era * 146097 + doe - 730425
-
-
-def _civil(days):
-    z = days + 730425
-    era = (z if z >= 0 else z - 146096) // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    m = mp + (3 if mp < 10 else -9)
-    return yoe + era * 400 + (m <= 2), m, doy - (153 * mp + 2) // 5 + 1
+        return rtcclock.datetime(datetimetuple)
 
 
 class UART(io.IOBase):

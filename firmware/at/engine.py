@@ -7,10 +7,12 @@ A handler returns None (OK), False (ERROR), DONE (it wrote its own result), rais
 generator: the engine steps it between polls (it yields how many ms to sleep, None for "soon"),
 meanwhile input gets ``busy p...`` and URCs wait until the command has finished.
 """
+import gc
 import select
 import machine
 from at import parser, replies, table
 from at.compat import const, ticks_ms, ticks_diff, ticks_add, Poller, print_exc, generator_result, mem_free
+from at.compat import MICROPYTHON
 from at.parser import AtError, TEST, QUERY, SET, EXEC, LOOSE, BOOT
 from at.replies import DONE, OK
 from at.modes import Modes, PASS_CHUNK, MODE_LINE, MODE_DATA, MODE_PASS
@@ -372,10 +374,19 @@ class Engine(Modes):
         self.uart.write(BUSY)
 
     def family(self, name):
-        """The family module ``cmds.<name>``, imported on first use."""
+        """The family module ``cmds.<name>``, imported on first use. While it loads, MicroPython collects
+        every 4 KiB allocated (gc.threshold): what the import keeps then fills the holes its transients
+        leave instead of scattering over a heap that boot left fragmented, so a smaller heap suffices."""
         mod = self._families.get(name)
         if mod is None:
-            mod = __import__("cmds." + name, None, None, ("_",))
+            was = gc.threshold() if MICROPYTHON else None  # boot collects often already
+            if MICROPYTHON:
+                gc.threshold(4096)
+            try:
+                mod = __import__("cmds." + name, None, None, ("_",))
+            finally:
+                if MICROPYTHON:
+                    gc.threshold(was)
             self._families[name] = mod
         return mod
 
