@@ -8,6 +8,7 @@ from at.compat import const, ticks_ms, ticks_diff
 
 BUF_SIZE = const(4608)  # data input up to this size, passthrough and +IPD framing share one buffer
 PASS_CHUNK = const(2048)  # passthrough sends what it holds once it holds this much (v1.2: 2048 bytes)
+PASS_BURST = const(16)  # passthrough reads in a row, without a poll, while the UART gives whole ones
 GUARD_MS = const(20)  # silence around '+++'
 PROMPT = b"\r\nOK\r\n\r\n>"
 
@@ -29,6 +30,8 @@ class Modes:
         self._cut = -1
         self._esc = False
         self._sink = None
+        self._send = None  # the sink's send, bound once per passthrough
+        self.in_passthrough = False  # read per socket read: an attribute, not a property
         self._pn = 0  # bytes held for the passthrough sink
         self._plus = 0  # '+' bytes held while a '+++' may be forming
 
@@ -117,9 +120,32 @@ class Modes:
         time) or ``transintvl`` ms pass in silence.
         """
         self._sink = sink
+        self._send = sink.send
         self._pn = 0
         self._plus = 0
         self._mode = MODE_PASS
+        self.in_passthrough = True
+
+    def _pass_burst(self, rx, n):
+        """The bulk of passthrough: rx[:n], a whole read (at least PASS_CHUNK bytes, nothing held, not
+        starting with '+': it cannot begin a '+++'), goes to the sink straight from the read buffer; while
+        the UART gives whole reads the next follows without a poll, up to PASS_BURST of them. A shorter
+        read (or one starting with '+') takes the usual way (``_feed``)."""
+        readinto = self.uart.readinto
+        send = self._send
+        burst = PASS_BURST
+        while True:
+            self._last_rx = ticks_ms()
+            send(rx, 0, n)
+            burst -= 1
+            if not burst or not self.in_passthrough:  # the sink may have ended the mode
+                return
+            n = readinto(rx)
+            if not n:
+                return
+            if n < PASS_CHUNK or rx[0] == 43:
+                self._feed(rx, n)
+                return
 
     def _pass_feed(self, mv, now):
         """Take passthrough bytes; returns how many were consumed (0 when a held '+++' ends the mode)."""
@@ -174,15 +200,13 @@ class Modes:
         n = self._pn
         self._pn = 0
         if n and self._sink is not None:
-            self._sink.send(self.buf, 0, n)
+            self._send(self.buf, 0, n)
 
     def leave_passthrough(self):
         sink = self._sink
         self._sink = None
+        self._send = None
         self._mode = MODE_LINE
+        self.in_passthrough = False
         if sink is not None:
             sink.exit()
-
-    @property
-    def in_passthrough(self):
-        return self._mode == MODE_PASS

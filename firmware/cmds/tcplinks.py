@@ -144,9 +144,31 @@ def _receive(at, link):
     if link.kind == "UDP":
         _receive_datagram(at, link)
         return
+    if at.in_passthrough:
+        _pass_receive(at, link)
+        return
     for _ in range(BURST):  # a read that came back full (or TLS holding decrypted bytes) is followed
         if _read(at, link) < _READ and not (link.kind == "SSL" and link.conn.pending()):
             return
+
+
+def _pass_receive(at, link):
+    """Passthrough: reads of the link go raw to the UART, BURST of them while they come back full."""
+    recv_into = link.conn.recv_into
+    write = at.uart.write  # the engine's UART: write(buf, off, n) allocates nothing (as at.write_slice)
+    burst = BURST
+    while burst:
+        n = recv_into(_body)
+        if not n:
+            if n == 0:
+                dropped(at, link)
+            break
+        write(_rx, _HEAD, n)
+        burst -= 1
+        if n < _READ and not (link.kind == "SSL" and link.conn.pending()):
+            break
+    if burst < BURST:
+        link.last = ticks_ms()
 
 
 def _receive_datagram(at, link):
@@ -167,8 +189,8 @@ def _receive_datagram(at, link):
 
 
 def _read(at, link):
-    """One read of a TCP/SSL link, passed on; how many bytes it brought (0: none)."""
-    if passive and not at.in_passthrough:
+    """One read of a TCP/SSL link outside passthrough, passed on; how many bytes it brought (0: none)."""
+    if passive:
         return _read_held(at, link)
     n = link.conn.recv_into(_body)
     if not n:
@@ -176,10 +198,7 @@ def _read(at, link):
             dropped(at, link)
         return 0
     link.last = ticks_ms()
-    if at.in_passthrough:
-        at.write_slice(_rx, _HEAD, n)
-    else:
-        _ipd_read(at, link, n)
+    _ipd_read(at, link, n)
     return n
 
 
