@@ -17,7 +17,6 @@ from at.modes import Modes, PASS_CHUNK, MODE_LINE, MODE_DATA, MODE_PASS
 
 LINE_MAX = const(256)
 URC_MAX = const(16)
-RX_SIZE = const(4096)  # one UART read
 CR_WAIT_MS = const(5)  # how long a CR that ends a read waits for its LF
 IDLE_MS = const(100)
 MONITOR_MS = const(10)  # monitors run at most this often (and at least every IDLE_MS)
@@ -44,7 +43,6 @@ class Engine(Modes):
         self.sysmsg = 0
         self.min_free = mem_free()
         self.urc_dropped = 0
-        self._rx = bytearray(RX_SIZE)  # what one UART read takes (passthrough wants big reads)
         self._line = bytearray(LINE_MAX)
         self._n = 0
         self._overflow = False
@@ -250,12 +248,10 @@ class Engine(Modes):
     def _read_uart(self):
         rx = self._rx
         n = self.uart.readinto(rx)
-        if not n:
-            return
-        if self._mode != MODE_PASS or self._pn or n < PASS_CHUNK or self._plus or rx[0] == 43:
+        if n and self._mode == MODE_PASS and not (self._pn or n < PASS_CHUNK or self._plus or rx[0] == 43):
+            n = self._pass_burst(rx, n)  # the bulk of passthrough (at/modes.py); what is left takes the usual way
+        if n:
             self._feed(rx, n)
-        else:
-            self._pass_burst(rx, n)  # the bulk of passthrough (at/modes.py)
 
     def feed(self, data):
         """Handle bytes that arrived on the UART."""

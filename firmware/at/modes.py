@@ -7,6 +7,8 @@ The engine's loop feeds them (``_data_feed``, ``_pass_feed``, ``_pass_idle``) ac
 from at.compat import const, ticks_ms, ticks_diff
 
 BUF_SIZE = const(4608)  # data input up to this size, passthrough and +IPD framing share one buffer
+RX_LINE = const(256)  # one UART read in command mode
+RX_SIZE = const(4096)  # one UART read in data input and passthrough (made on first use)
 PASS_CHUNK = const(2048)  # passthrough sends what it holds once it holds this much (v1.2: 2048 bytes)
 PASS_BURST = const(16)  # passthrough reads in a row, without a poll, while the UART gives whole ones
 GUARD_MS = const(20)  # silence around '+++'
@@ -20,7 +22,8 @@ MODE_PASS = const(2)
 class Modes:
     def __init__(self, uart):
         self.uart = uart
-        self.buf = bytearray(BUF_SIZE)  # data input, passthrough and +IPD framing: never two at once
+        self._rx = bytearray(RX_LINE)  # one UART read; data input and passthrough make it RX_SIZE
+        # self.buf: data input, passthrough and +IPD framing (never two at once), made on first use (__getattr__)
         self.transintvl = GUARD_MS  # passthrough flush interval, ms
         self._mode = MODE_LINE
         self._wake = 0  # when the running command is stepped next
@@ -35,6 +38,20 @@ class Modes:
         self._pn = 0  # bytes held for the passthrough sink
         self._plus = 0  # '+' bytes held while a '+++' may be forming
 
+    def __getattr__(self, name):
+        """``buf`` (BUF_SIZE bytes) is made the first time something asks for it: a module that never takes
+        data, passes through or frames +IPD keeps that RAM. Then it is a plain attribute: no cost per use."""
+        if name != "buf":
+            raise AttributeError(name)
+        self.buf = bytearray(BUF_SIZE)
+        return self.buf
+
+    def _big_reads(self):
+        """Data input and passthrough read the UART RX_SIZE bytes at a time; until the first of them, reads
+        are a line's size."""
+        if len(self._rx) < RX_SIZE:
+            self._rx = bytearray(RX_SIZE)
+
     # ---- data-input mode ----------------------------------------------------------------------
     def receive(self, n, timeout_ms, prompt=PROMPT, plus_abort=False, cut=False):
         """Generator for a command: write ``prompt``, then collect exactly ``n`` raw bytes.
@@ -45,6 +62,7 @@ class Modes:
         the command runs get ``busy p...``.
         """
         buf = self.buf if n <= BUF_SIZE else bytearray(n)
+        self._big_reads()
         self._din = memoryview(buf)[:n]
         self._got = 0
         self._plus = 0
@@ -119,6 +137,7 @@ class Modes:
         What arrives is held until PASS_CHUNK bytes are there (then all of it goes, at most BUF_SIZE at a
         time) or ``transintvl`` ms pass in silence.
         """
+        self._big_reads()
         self._sink = sink
         self._send = sink.send
         self._pn = 0
@@ -129,8 +148,8 @@ class Modes:
     def _pass_burst(self, rx, n):
         """The bulk of passthrough: rx[:n], a whole read (at least PASS_CHUNK bytes, nothing held, not
         starting with '+': it cannot begin a '+++'), goes to the sink straight from the read buffer; while
-        the UART gives whole reads the next follows without a poll, up to PASS_BURST of them. A shorter
-        read (or one starting with '+') takes the usual way (``_feed``)."""
+        the UART gives whole reads the next follows without a poll, up to PASS_BURST of them. Returns the
+        size of a last, shorter read (or one starting with '+'), which takes the usual way, else 0."""
         readinto = self.uart.readinto
         send = self._send
         burst = PASS_BURST
@@ -139,13 +158,12 @@ class Modes:
             send(rx, 0, n)
             burst -= 1
             if not burst or not self.in_passthrough:  # the sink may have ended the mode
-                return
+                return 0
             n = readinto(rx)
             if not n:
-                return
+                return 0
             if n < PASS_CHUNK or rx[0] == 43:
-                self._feed(rx, n)
-                return
+                return n
 
     def _pass_feed(self, mv, now):
         """Take passthrough bytes; returns how many were consumed (0 when a held '+++' ends the mode)."""

@@ -12,11 +12,11 @@ more arrive (bytes left by a read shorter than the total need none: the MCU know
 peer closes (FIN or RST) while the link holds bytes, they stay readable and ``[<id>,]CLOSED`` comes
 after the MCU has read them all, or when it closes the link itself.
 """
-from at.compat import ticks_ms
+from at.compat import const, ticks_ms
 from net import transport
 
 MAX_LINKS = 5
-IPD_MAX = 1460  # an active +IPD carries at most this much
+IPD_MAX = const(1460)  # an active +IPD carries at most this much
 WINDOW = 5760  # passive mode: what a link holds before TCP holds the peer back (esp-at's TCP_WND)
 
 links = [None] * MAX_LINKS  # type: list
@@ -26,12 +26,12 @@ passive = 0  # AT+CIPRECVTYPE (AT+CIPRECVMODE before esp-at 3.4)
 server = None  # type: transport.Server
 server_maxconn = MAX_LINKS  # AT+CIPSERVERMAXCONN
 ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
-IPD_FRAMES = 6  # +IPD frames one socket read may fill
-WRITE_FRAMES = 3  # full +IPD frames built and written at a time
-_HEAD = 48  # room before received bytes for a header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:" or +CIPRECVDATA's
+IPD_FRAMES = const(6)  # +IPD frames one socket read may fill
+WRITE_FRAMES = const(3)  # full +IPD frames built and written at a time
+_HEAD = const(48)  # room before received bytes for a header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:" or +CIPRECVDATA's
 # The read buffer of active mode and passthrough, made when the first link opens outside passive mode
 # (frames()): a socket read goes to _rx[_HEAD:]
-_READ = IPD_FRAMES * IPD_MAX
+_READ = const(IPD_FRAMES * IPD_MAX)
 _rx = None  # type: bytearray
 _body = None  # type: memoryview
 _chunks = []  # type: list  # _body in IPD_MAX pieces
@@ -41,7 +41,8 @@ _chunks = []  # type: list  # _body in IPD_MAX pieces
 _heads = [None] * WRITE_FRAMES  # type: list
 _slots = [None] * WRITE_FRAMES  # type: list
 _frame = [0, 0]  # the header length the views are laid out for, and a full frame's length
-BURST = 4  # reads of a link in one pass while they come back full
+BURST = const(4)  # reads of a link in one pass while they come back full
+PASS_BURST = const(16)  # the same in passthrough, as many as the UART side reads in a row
 _at = None
 
 
@@ -153,10 +154,10 @@ def _receive(at, link):
 
 
 def _pass_receive(at, link):
-    """Passthrough: reads of the link go raw to the UART, BURST of them while they come back full."""
+    """Passthrough: reads of the link go raw to the UART, PASS_BURST of them while they come back full."""
     recv_into = link.conn.recv_into
     write = at.uart.write  # the engine's UART: write(buf, off, n) allocates nothing (as at.write_slice)
-    burst = BURST
+    burst = PASS_BURST
     while burst:
         n = recv_into(_body)
         if not n:
@@ -167,7 +168,7 @@ def _pass_receive(at, link):
         burst -= 1
         if n < _READ and not (link.kind == "SSL" and link.conn.pending()):
             break
-    if burst < BURST:
+    if burst < PASS_BURST:
         link.last = ticks_ms()
 
 
