@@ -10,7 +10,8 @@ BUF_SIZE = const(4608)  # data input up to this size, passthrough and +IPD frami
 RX_LINE = const(256)  # one UART read in command mode
 RX_SIZE = const(4096)  # one UART read in data input and passthrough (made on first use)
 PASS_CHUNK = const(2048)  # passthrough sends what it holds once it holds this much (v1.2: 2048 bytes)
-PASS_BURST = const(16)  # passthrough reads in a row, without a poll, while the UART gives whole ones
+PASS_BURST = const(16)  # passthrough sends in a row, without a poll, while the UART gives whole reads
+PASS_READS = const(4)  # whole UART reads in a row that passthrough sends at once (a buffer of 4 x RX_SIZE)
 GUARD_MS = const(20)  # silence around '+++'
 PROMPT = b"\r\nOK\r\n\r\n>"
 
@@ -34,6 +35,7 @@ class Modes:
         self._esc = False
         self._sink = None
         self._send = None  # the sink's send, bound once per passthrough
+        self._views = ()  # passthrough: _rx after its first RX_SIZE bytes, in RX_SIZE parts (_gather)
         self.in_passthrough = False  # read per socket read: an attribute, not a property
         self._pn = 0  # bytes held for the passthrough sink
         self._plus = 0  # '+' bytes held while a '+++' may be forming
@@ -137,7 +139,7 @@ class Modes:
         What arrives is held until PASS_CHUNK bytes are there (then all of it goes, at most BUF_SIZE at a
         time) or ``transintvl`` ms pass in silence.
         """
-        self._big_reads()
+        self._pass_reads()
         self._sink = sink
         self._send = sink.send
         self._pn = 0
@@ -145,17 +147,33 @@ class Modes:
         self._mode = MODE_PASS
         self.in_passthrough = True
 
+    def _pass_reads(self):
+        """Passthrough reads into PASS_READS * RX_SIZE bytes (until it ends), so that whole reads in a row
+        go to the sink in one send: a send costs the interpreter more than a read. Without the room for it,
+        one read at a time."""
+        try:
+            rx = bytearray(PASS_READS * RX_SIZE)
+        except MemoryError:
+            self._big_reads()
+            return
+        self._rx = rx
+        self._views = [memoryview(rx)[k * RX_SIZE : (k + 1) * RX_SIZE] for k in range(1, PASS_READS)]
+
     def _pass_burst(self, rx, n):
         """The bulk of passthrough: rx[:n], a whole read (at least PASS_CHUNK bytes, nothing held, not
-        starting with '+': it cannot begin a '+++'), goes to the sink straight from the read buffer; while
-        the UART gives whole reads the next follows without a poll, up to PASS_BURST of them. Returns the
-        size of a last, shorter read (or one starting with '+'), which takes the usual way, else 0."""
+        starting with '+': it cannot begin a '+++'), goes to the sink straight from the read buffer, with
+        the whole reads that follow it (_gather); while the UART gives whole reads the next follows without
+        a poll, up to PASS_BURST sends. Returns the size of a last, shorter read (or one starting with '+'),
+        now at the start of rx, which takes the usual way, else 0."""
         readinto = self.uart.readinto
-        send = self._send
         burst = PASS_BURST
         while True:
             self._last_rx = ticks_ms()
-            send(rx, 0, n)
+            if n == RX_SIZE and self._views:
+                n = self._gather()
+                if n < 0:
+                    return -n
+            self._send(rx, 0, n)
             burst -= 1
             if not burst or not self.in_passthrough:  # the sink may have ended the mode
                 return 0
@@ -164,6 +182,32 @@ class Modes:
                 return 0
             if n < PASS_CHUNK or rx[0] == 43:
                 return n
+
+    def _gather(self):
+        """_rx holds a whole read (RX_SIZE bytes): the reads that follow go behind it while they come whole,
+        PASS_READS in all at most; returns the bytes _rx then holds (or, negated, those of a read that takes
+        the usual way: _plus_read)."""
+        views = self._views
+        n = RX_SIZE
+        k = 0
+        while k < PASS_READS - 1:
+            m = self.uart.readinto(views[k])
+            if not m:
+                return n
+            if m < PASS_CHUNK and views[k][0] == 43:
+                return self._plus_read(views[k], n, m)
+            n += m
+            if m < RX_SIZE:
+                return n
+            k += 1
+        return n
+
+    def _plus_read(self, view, n, m):
+        """A short read gathered behind n bytes starts with '+': it may begin a '+++'. The n bytes go to the
+        sink, the read moves to the start of _rx, and its size comes back negated."""
+        self._send(self._rx, 0, n)
+        self._rx[:m] = view[:m]
+        return -m
 
     def _pass_feed(self, mv, now):
         """Take passthrough bytes; returns how many were consumed (0 when a held '+++' ends the mode)."""
@@ -226,5 +270,8 @@ class Modes:
         self._send = None
         self._mode = MODE_LINE
         self.in_passthrough = False
+        if self._views:  # the passthrough reads' buffer goes back to its usual size
+            self._views = ()
+            self._rx = bytearray(RX_SIZE)
         if sink is not None:
             sink.exit()
