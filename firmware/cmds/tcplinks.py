@@ -58,6 +58,8 @@ class Link:
         self.udp_mode = udp_mode  # 0 fixed peer, 1 follow the first sender, 2 follow every sender
         self.head = None  # the +IPD header of a full frame, and the AT+CIPDINFO it was made for
         self.head_dinfo = -1
+        self.head_pre = None  # the parts of an +IPD header before and after its length (_new_head)
+        self.head_post = None
         self.watched = True
         self.ended = False  # passive mode: the peer closed while the link held bytes
         self.hold = None  # passive mode: bytearray(_HEAD + WINDOW + 2), made on first use
@@ -214,15 +216,17 @@ def _ipd_read(at, link, n):
     """The n bytes read into _rx[_HEAD:] as +IPD frames of at most IPD_MAX bytes: the full ones are copied
     behind their headers into at.buf and written WRITE_FRAMES at a time, the last one gets its header in
     front of it in _rx. Nothing is allocated while reads come in whole frames."""
+    if link.head_dinfo != dinfo:
+        _new_head(link)
     full = n // IPD_MAX
-    if full and (link.head_dinfo != dinfo or _frame[0] != len(link.head)):
+    if full and _frame[0] != len(link.head):
         _lay_out_frames(at.buf, link)
     i = 0
     while i < full:
         at.write_buf(_fill_frames(link.head, i, full))
         i += WRITE_FRAMES
     if n % IPD_MAX:
-        _ipd_last(at, link, _HEAD + full * IPD_MAX, n % IPD_MAX)
+        _ipd_last(at.uart.write, link, _HEAD + full * IPD_MAX, n % IPD_MAX)
 
 
 def _fill_frames(head, i, full):
@@ -236,12 +240,17 @@ def _fill_frames(head, i, full):
     return j * _frame[1]
 
 
+def _new_head(link):
+    """The link's +IPD header for a full frame and the parts around the length of any other, made again
+    when AT+CIPDINFO changed."""
+    link.head_pre = b"\r\n+IPD,%d," % link.index if mux else b"\r\n+IPD,"
+    link.head_post = (',"%s",%d:' % link.remote).encode() if dinfo else b":"
+    link.head = link.head_pre + b"%d" % IPD_MAX + link.head_post
+    link.head_dinfo = dinfo
+
+
 def _lay_out_frames(buf, link):
-    """The link's full-frame header (made again when AT+CIPDINFO changed) and the views of buf for the
-    headers and slots of WRITE_FRAMES frames."""
-    if link.head_dinfo != dinfo:
-        link.head = _ipd_head(link, IPD_MAX, link.remote)
-        link.head_dinfo = dinfo
+    """The views of buf for the headers and slots of WRITE_FRAMES frames with the link's header."""
     h = len(link.head)
     for j in range(WRITE_FRAMES):
         _heads[j] = memoryview(buf)[j * (h + IPD_MAX) : j * (h + IPD_MAX) + h]
@@ -250,13 +259,26 @@ def _lay_out_frames(buf, link):
     _frame[1] = h + IPD_MAX
 
 
-def _ipd_last(at, link, start, rest):
+def _ipd_last(write, link, start, rest):
     """The last (short) frame of a read, at _rx[start:]: its header goes in front of it, over bytes already
-    copied (or into the room left before the first)."""
-    head = _ipd_head(link, rest, link.remote)
-    start -= len(head)
-    _rx[start : start + len(head)] = head
-    at.write_slice(_rx, start, len(head) + rest)
+    copied (or into the room left before the first), built from its end without allocating; then
+    ``write(_rx, off, n)`` (the engine's UART) writes the frame."""
+    end = start + rest
+    start = _put_back(link.head_post, start)
+    while True:  # the length's digits, the last first
+        start -= 1
+        _rx[start] = 48 + rest % 10
+        rest //= 10
+        if not rest:
+            break
+    start = _put_back(link.head_pre, start)
+    write(_rx, start, end - start)
+
+
+def _put_back(part, end):
+    """``part`` into _rx just before ``end``; where it starts."""
+    _rx[end - len(part) : end] = part
+    return end - len(part)
 
 
 def dropped(at, link):
