@@ -4,7 +4,7 @@ Data-input mode: a command asks for exactly N raw bytes after a '>' prompt (``re
 Passthrough mode: UART bytes go to a sink in chunks until a lone '+++' framed by silence (``passthrough``).
 The engine's loop feeds them (``_data_feed``, ``_pass_feed``, ``_pass_idle``) according to ``_mode``.
 """
-from at.compat import const, ticks_ms, ticks_diff
+from at.compat import const, ticks_ms, ticks_diff, mem_free, MICROPYTHON
 
 BUF_SIZE = const(4608)  # data input up to this size, passthrough and +IPD framing share one buffer
 RX_LINE = const(256)  # one UART read in command mode
@@ -12,6 +12,7 @@ RX_SIZE = const(4096)  # one UART read in data input and passthrough (made on fi
 PASS_CHUNK = const(2048)  # passthrough sends what it holds once it holds this much (v1.2: 2048 bytes)
 PASS_BURST = const(16)  # passthrough sends in a row, without a poll, while the UART gives whole reads
 PASS_READS = const(4)  # whole UART reads in a row that passthrough sends at once (a buffer of 4 x RX_SIZE)
+PASS_SPARE = const(32768)  # heap that must stay free beside that buffer, else passthrough reads one at a time
 GUARD_MS = const(20)  # silence around '+++'
 PROMPT = b"\r\nOK\r\n\r\n>"
 
@@ -149,8 +150,11 @@ class Modes:
 
     def _pass_reads(self):
         """Passthrough reads into PASS_READS * RX_SIZE bytes (until it ends), so that whole reads in a row
-        go to the sink in one send: a send costs the interpreter more than a read. Without the room for it,
-        one read at a time."""
+        go to the sink in one send: a send costs the interpreter more than a read. When the heap cannot
+        spare that (PASS_SPARE left beside it), one read at a time."""
+        if MICROPYTHON and mem_free() < PASS_READS * RX_SIZE + PASS_SPARE:
+            self._big_reads()
+            return
         try:
             rx = bytearray(PASS_READS * RX_SIZE)
         except MemoryError:
