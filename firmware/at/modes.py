@@ -37,6 +37,7 @@ class Modes:
         self._sink = None
         self._send = None  # the sink's send, bound once per passthrough
         self._views = ()  # passthrough: _rx after its first RX_SIZE bytes, in RX_SIZE parts (_gather)
+        self.pass_buf = None  # passthrough: the UART reads' buffer, which a family may read its link into
         self.in_passthrough = False  # read per socket read: an attribute, not a property
         self._pn = 0  # bytes held for the passthrough sink
         self._plus = 0  # '+' bytes held while a '+++' may be forming
@@ -140,6 +141,7 @@ class Modes:
         What arrives is held until PASS_CHUNK bytes are there (then all of it goes, at most BUF_SIZE at a
         time) or ``transintvl`` ms pass in silence.
         """
+        self.buf  # made now, while the command runs (a MemoryError answers ERROR), not under the first bytes
         self._pass_reads()
         self._sink = sink
         self._send = sink.send
@@ -162,6 +164,7 @@ class Modes:
             return
         self._rx = rx
         self._views = [memoryview(rx)[k * RX_SIZE : (k + 1) * RX_SIZE] for k in range(1, PASS_READS)]
+        self.pass_buf = rx
 
     def _pass_burst(self, rx, n):
         """The bulk of passthrough: rx[:n], a whole read (at least PASS_CHUNK bytes, nothing held, not
@@ -274,8 +277,17 @@ class Modes:
         self._send = None
         self._mode = MODE_LINE
         self.in_passthrough = False
-        if self._views:  # the passthrough reads' buffer goes back to its usual size
-            self._views = ()
-            self._rx = bytearray(RX_SIZE)
         if sink is not None:
             sink.exit()
+        if self._views:
+            self._usual_reads()
+
+    def _usual_reads(self):
+        """After passthrough, UART reads go back to RX_SIZE bytes and the gathering buffer is given back
+        (kept where the heap has no block of RX_SIZE left for the swap)."""
+        self._views = ()
+        self.pass_buf = None
+        try:
+            self._rx = bytearray(RX_SIZE)
+        except MemoryError:
+            pass  # reads go on into the bigger buffer

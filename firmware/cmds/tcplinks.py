@@ -88,6 +88,7 @@ def attach(at, link):
     _at = at  # the engine the sockets' readiness callbacks work with
     if not passive:
         frames()
+        at.buf  # where +IPD frames are built: made now, while the link opens, not under its first bytes
     links[link.index] = link
     ever_linked = True
     at.watch(link.conn.sock, _on_readable)
@@ -156,19 +157,24 @@ def _receive(at, link):
 
 
 def _pass_receive(at, link):
-    """Passthrough: reads of the link go raw to the UART, PASS_BURST of them while they come back full."""
+    """Passthrough: reads of the link go raw to the UART, PASS_BURST of them while they come back full.
+    They go through the engine's passthrough buffer (at.pass_buf: idle while a socket is read, the UART
+    reads being over), which is bigger than ours, when it has one."""
+    buf = at.pass_buf
+    if buf is None:
+        buf = _body
     recv_into = link.conn.recv_into
     write = at.uart.write  # the engine's UART: write(buf, off, n) allocates nothing (as at.write_slice)
     burst = PASS_BURST
     while burst:
-        n = recv_into(_body)
+        n = recv_into(buf)
         if not n:
             if n == 0:
                 dropped(at, link)
             break
-        write(_rx, _HEAD, n)
+        write(buf, 0, n)
         burst -= 1
-        if n < _READ and not (link.kind == "SSL" and link.conn.pending()):
+        if n < len(buf) and not (link.kind == "SSL" and link.conn.pending()):
             break
     if burst < PASS_BURST:
         link.last = ticks_ms()
