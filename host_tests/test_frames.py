@@ -26,7 +26,7 @@ HOT = {
                               "Engine.write_slice", "Engine.write_buf"],
     "firmware/at/modes.py": ["Modes._pass_flush", "Modes._pass_idle", "Modes._pass_burst", "Modes._gather"],
     "firmware/at/compat.py": ["Poller.poll"],
-    "firmware/cmds/tcplinks.py": ["_on_readable", "_receive", "_pass_receive", "_read", "_ipd_read", "_fill_frames",
+    "firmware/cmds/tcplinks.py": ["_on_readable", "_receive", "_pass_receive", "_read", "_ipd_read", "_write_frames",
                                   "_ipd_last", "_put_back", "_read_held", "_room", "notify", "read_held", "_write_held",
                                   "_put_head", "_crlf_at", "_recvdata_head", "_taken"],
     "firmware/cmds/tcpip.py": ["_PassSink.send"],

@@ -229,21 +229,22 @@ def _ipd_read(at, link, n):
         _lay_out_frames(at.buf, link)
     i = 0
     while i < full:
-        at.write_buf(_fill_frames(link.head, i, full))
+        _write_frames(at, link.head, i, full)
         i += WRITE_FRAMES
     if n % IPD_MAX:
         _ipd_last(at.uart.write, link, _HEAD + full * IPD_MAX, n % IPD_MAX)
 
 
-def _fill_frames(head, i, full):
-    """Chunks i.. of _rx (up to WRITE_FRAMES, not past ``full``) into at.buf's slots behind ``head``;
-    the bytes of at.buf used."""
+def _write_frames(at, head, i, full):
+    """Chunks i.. of _rx (up to WRITE_FRAMES, not past ``full``) into at.buf's slots behind ``head``, then
+    written at once (the engine's UART, as at.write_buf does)."""
     j = 0
     while j < WRITE_FRAMES and i + j < full:
         _heads[j][:] = head
         _slots[j][:] = _chunks[i + j]
         j += 1
-    return j * _frame[1]
+    n = j * _frame[1]
+    at.uart.write(at.buf, 0, n)
 
 
 def _new_head(link):
