@@ -19,8 +19,6 @@ from at.modes import Modes, PASS_CHUNK, MODE_LINE, MODE_DATA, MODE_PASS
 
 LINE_MAX = const(256)
 URC_MAX = const(16)
-RX_SIZE = const(4096)  # one UART read
-PASS_BURST = const(4)  # passthrough reads in a row while the UART gives whole chunks
 CR_WAIT_MS = const(5)  # how long a CR that ends a read waits for its LF
 IDLE_MS = const(100)
 MONITOR_MS = const(10)  # monitors run at most this often (and at least every IDLE_MS)
@@ -47,7 +45,6 @@ class Engine(Modes):
         self.sysmsg = 0
         self.min_free = mem_free()
         self.urc_dropped = 0
-        self._rx = bytearray(RX_SIZE)  # what one UART read takes (passthrough wants big reads)
         self._line = bytearray(LINE_MAX)
         self._n = 0
         self._overflow = False
@@ -252,19 +249,11 @@ class Engine(Modes):
 
     def _read_uart(self):
         rx = self._rx
-        burst = PASS_BURST
-        while burst:
-            n = self.uart.readinto(rx)
-            if not n:
-                return
-            if self._mode != MODE_PASS or self._pn or n < PASS_CHUNK or self._plus or rx[0] == 43:
-                self._feed(rx, n)
-                return
-            # the bulk of passthrough: a whole chunk that cannot start a '+++' goes from the read buffer,
-            # and while reads come in chunks the next one follows without a poll
-            self._last_rx = ticks_ms()
-            self._sink.send(rx, 0, n)
-            burst -= 1
+        n = self.uart.readinto(rx)
+        if n and self._mode == MODE_PASS and not (self._pn or n < PASS_CHUNK or self._plus or rx[0] == 43):
+            n = self._pass_burst(rx, n)  # the bulk of passthrough (at/modes.py); what is left takes the usual way
+        if n:
+            self._feed(rx, n)
 
     def feed(self, data):
         """Handle bytes that arrived on the UART."""

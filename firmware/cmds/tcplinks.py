@@ -12,11 +12,11 @@ more arrive (bytes left by a read shorter than the total need none: the MCU know
 peer closes (FIN or RST) while the link holds bytes, they stay readable and ``[<id>,]CLOSED`` comes
 after the MCU has read them all, or when it closes the link itself.
 """
-from at.compat import ticks_ms
+from at.compat import const, ticks_ms
 from net import transport
 
 MAX_LINKS = 5
-IPD_MAX = 1460  # an active +IPD carries at most this much
+IPD_MAX = const(1460)  # an active +IPD carries at most this much
 WINDOW = 5760  # passive mode: what a link holds before TCP holds the peer back (esp-at's TCP_WND)
 
 links = [None] * MAX_LINKS  # type: list
@@ -26,12 +26,12 @@ passive = 0  # AT+CIPRECVTYPE (AT+CIPRECVMODE before esp-at 3.4)
 server = None  # type: transport.Server
 server_maxconn = MAX_LINKS  # AT+CIPSERVERMAXCONN
 ever_linked = False  # AT+CIPSTATUS tells "links closed" (4) from "got IP" (2)
-IPD_FRAMES = 6  # +IPD frames one socket read may fill
-WRITE_FRAMES = 3  # full +IPD frames built and written at a time
-_HEAD = 48  # room before received bytes for a header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:" or +CIPRECVDATA's
+IPD_FRAMES = const(6)  # +IPD frames one socket read may fill
+WRITE_FRAMES = const(3)  # full +IPD frames built and written at a time
+_HEAD = const(48)  # room before received bytes for a header: "\r\n+IPD,<id>,<len>,"<ip>",<port>:" or +CIPRECVDATA's
 # The read buffer of active mode and passthrough, made when the first link opens outside passive mode
 # (frames()): a socket read goes to _rx[_HEAD:]
-_READ = IPD_FRAMES * IPD_MAX
+_READ = const(IPD_FRAMES * IPD_MAX)
 _rx = None  # type: bytearray
 _body = None  # type: memoryview
 _chunks = []  # type: list  # _body in IPD_MAX pieces
@@ -41,7 +41,8 @@ _chunks = []  # type: list  # _body in IPD_MAX pieces
 _heads = [None] * WRITE_FRAMES  # type: list
 _slots = [None] * WRITE_FRAMES  # type: list
 _frame = [0, 0]  # the header length the views are laid out for, and a full frame's length
-BURST = 4  # reads of a link in one pass while they come back full
+BURST = const(4)  # reads of a link in one pass while they come back full
+PASS_BURST = const(16)  # the same in passthrough, as many as the UART side reads in a row
 _at = None
 
 
@@ -57,6 +58,8 @@ class Link:
         self.udp_mode = udp_mode  # 0 fixed peer, 1 follow the first sender, 2 follow every sender
         self.head = None  # the +IPD header of a full frame, and the AT+CIPDINFO it was made for
         self.head_dinfo = -1
+        self.head_pre = None  # the parts of an +IPD header before and after its length (_new_head)
+        self.head_post = None
         self.watched = True
         self.ended = False  # passive mode: the peer closed while the link held bytes
         self.hold = None  # passive mode: bytearray(_HEAD + WINDOW + 2), made on first use
@@ -85,6 +88,7 @@ def attach(at, link):
     _at = at  # the engine the sockets' readiness callbacks work with
     if not passive:
         frames()
+        at.buf  # where +IPD frames are built: made now, while the link opens, not under its first bytes
     links[link.index] = link
     ever_linked = True
     at.watch(link.conn.sock, _on_readable)
@@ -144,9 +148,36 @@ def _receive(at, link):
     if link.kind == "UDP":
         _receive_datagram(at, link)
         return
+    if at.in_passthrough:
+        _pass_receive(at, link)
+        return
     for _ in range(BURST):  # a read that came back full (or TLS holding decrypted bytes) is followed
         if _read(at, link) < _READ and not (link.kind == "SSL" and link.conn.pending()):
             return
+
+
+def _pass_receive(at, link):
+    """Passthrough: reads of the link go raw to the UART, PASS_BURST of them while they come back full.
+    They go through the engine's passthrough buffer (at.pass_buf: idle while a socket is read, the UART
+    reads being over), which is bigger than ours, when it has one."""
+    buf = at.pass_buf
+    if buf is None:
+        buf = _body
+    recv_into = link.conn.recv_into
+    write = at.uart.write  # the engine's UART: write(buf, off, n) allocates nothing (as at.write_slice)
+    burst = PASS_BURST
+    while burst:
+        n = recv_into(buf)
+        if not n:
+            if n == 0:
+                dropped(at, link)
+            break
+        write(buf, 0, n)
+        burst -= 1
+        if n < len(buf) and not (link.kind == "SSL" and link.conn.pending()):
+            break
+    if burst < PASS_BURST:
+        link.last = ticks_ms()
 
 
 def _receive_datagram(at, link):
@@ -167,8 +198,8 @@ def _receive_datagram(at, link):
 
 
 def _read(at, link):
-    """One read of a TCP/SSL link, passed on; how many bytes it brought (0: none)."""
-    if passive and not at.in_passthrough:
+    """One read of a TCP/SSL link outside passthrough, passed on; how many bytes it brought (0: none)."""
+    if passive:
         return _read_held(at, link)
     n = link.conn.recv_into(_body)
     if not n:
@@ -176,10 +207,7 @@ def _read(at, link):
             dropped(at, link)
         return 0
     link.last = ticks_ms()
-    if at.in_passthrough:
-        at.write_slice(_rx, _HEAD, n)
-    else:
-        _ipd_read(at, link, n)
+    _ipd_read(at, link, n)
     return n
 
 
@@ -194,34 +222,42 @@ def _ipd_read(at, link, n):
     """The n bytes read into _rx[_HEAD:] as +IPD frames of at most IPD_MAX bytes: the full ones are copied
     behind their headers into at.buf and written WRITE_FRAMES at a time, the last one gets its header in
     front of it in _rx. Nothing is allocated while reads come in whole frames."""
+    if link.head_dinfo != dinfo:
+        _new_head(link)
     full = n // IPD_MAX
-    if full and (link.head_dinfo != dinfo or _frame[0] != len(link.head)):
+    if full and _frame[0] != len(link.head):
         _lay_out_frames(at.buf, link)
     i = 0
     while i < full:
-        at.write_buf(_fill_frames(link.head, i, full))
+        _write_frames(at, link.head, i, full)
         i += WRITE_FRAMES
     if n % IPD_MAX:
-        _ipd_last(at, link, _HEAD + full * IPD_MAX, n % IPD_MAX)
+        _ipd_last(at.uart.write, link, _HEAD + full * IPD_MAX, n % IPD_MAX)
 
 
-def _fill_frames(head, i, full):
-    """Chunks i.. of _rx (up to WRITE_FRAMES, not past ``full``) into at.buf's slots behind ``head``;
-    the bytes of at.buf used."""
+def _write_frames(at, head, i, full):
+    """Chunks i.. of _rx (up to WRITE_FRAMES, not past ``full``) into at.buf's slots behind ``head``, then
+    written at once (the engine's UART, as at.write_buf does)."""
     j = 0
     while j < WRITE_FRAMES and i + j < full:
         _heads[j][:] = head
         _slots[j][:] = _chunks[i + j]
         j += 1
-    return j * _frame[1]
+    n = j * _frame[1]
+    at.uart.write(at.buf, 0, n)
+
+
+def _new_head(link):
+    """The link's +IPD header for a full frame and the parts around the length of any other, made again
+    when AT+CIPDINFO changed."""
+    link.head_pre = b"\r\n+IPD,%d," % link.index if mux else b"\r\n+IPD,"
+    link.head_post = (',"%s",%d:' % link.remote).encode() if dinfo else b":"
+    link.head = link.head_pre + b"%d" % IPD_MAX + link.head_post
+    link.head_dinfo = dinfo
 
 
 def _lay_out_frames(buf, link):
-    """The link's full-frame header (made again when AT+CIPDINFO changed) and the views of buf for the
-    headers and slots of WRITE_FRAMES frames."""
-    if link.head_dinfo != dinfo:
-        link.head = _ipd_head(link, IPD_MAX, link.remote)
-        link.head_dinfo = dinfo
+    """The views of buf for the headers and slots of WRITE_FRAMES frames with the link's header."""
     h = len(link.head)
     for j in range(WRITE_FRAMES):
         _heads[j] = memoryview(buf)[j * (h + IPD_MAX) : j * (h + IPD_MAX) + h]
@@ -230,13 +266,26 @@ def _lay_out_frames(buf, link):
     _frame[1] = h + IPD_MAX
 
 
-def _ipd_last(at, link, start, rest):
+def _ipd_last(write, link, start, rest):
     """The last (short) frame of a read, at _rx[start:]: its header goes in front of it, over bytes already
-    copied (or into the room left before the first)."""
-    head = _ipd_head(link, rest, link.remote)
-    start -= len(head)
-    _rx[start : start + len(head)] = head
-    at.write_slice(_rx, start, len(head) + rest)
+    copied (or into the room left before the first), built from its end without allocating; then
+    ``write(_rx, off, n)`` (the engine's UART) writes the frame."""
+    end = start + rest
+    start = _put_back(link.head_post, start)
+    while True:  # the length's digits, the last first
+        start -= 1
+        _rx[start] = 48 + rest % 10
+        rest //= 10
+        if not rest:
+            break
+    start = _put_back(link.head_pre, start)
+    write(_rx, start, end - start)
+
+
+def _put_back(part, end):
+    """``part`` into _rx just before ``end``; where it starts."""
+    _rx[end - len(part) : end] = part
+    return end - len(part)
 
 
 def dropped(at, link):
