@@ -198,6 +198,8 @@ class UART(io.IOBase):
         self._out.register(self._f, select.POLLOUT)
         self._id = id
         self._dropped = 0  # bytes written while nobody drained the pty
+        if hoststate.MICROPYTHON:
+            self.readinto = self._f.readinto  # what readinto() does, without a Python call (the chip's is C)
         self.init(baudrate, bits, parity, stop, flow=flow or 0)
 
     def init(self, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None, rts=None, cts=None,

@@ -22,6 +22,7 @@ PASS_BURST = const(4)  # passthrough reads in a row while the UART gives whole c
 CR_WAIT_MS = const(5)  # how long a CR that ends a read waits for its LF
 IDLE_MS = const(100)
 MONITOR_MS = const(10)  # monitors run at most this often (and at least every IDLE_MS)
+FEED_MS = const(100)  # the loop feeds the watchdog at most this often (its timeout is seconds)
 
 BUSY = b"\r\nbusy p...\r\n"
 _FORCE_RST = b"AT+RST"
@@ -127,24 +128,110 @@ class Engine(Modes):
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self, wdt):
-        """The loop, forever. Each pass feeds ``wdt`` (machine.WDT): a pass that hangs resets the module."""
-        while True:
+        """The loop, forever. Its passes feed ``wdt`` (machine.WDT) at least every FEED_MS: a pass that
+        hangs resets the module."""
+        self._loop(wdt, 0)
+
+    def step(self, timeout_ms):
+        """One pass of the loop: wait at most ``timeout_ms`` for input, take it, then run what is due."""
+        self._loop(None, timeout_ms)
+
+    def _loop(self, wdt, t):
+        """The passes of the loop: forever with ``wdt``, else one pass waiting at most ``t`` ms.
+
+        Everything a pass does is inline here, entered once: a Python call costs as much as the rest of
+        a pass (an ``AT`` round trip is a poll, a read, a dispatch, the handler and one write), and a
+        pass's attribute lookups are on an instance of some 40 attributes, so what stays the same
+        object is read once, into locals. The functions a pass calls keep their frames within
+        MicroPython's 11 words on the C stack (tools/frame_sizes): a bigger frame is a heap allocation
+        per call, slow on a fragmented heap."""
+        uart = self.uart
+        rx = self._rx
+        urcs = self._urcs
+        poll_all = self._poll_all
+        poll_uart = self._poll_uart
+        ms = ticks_ms  # module globals are dict lookups; locals are not
+        diff = ticks_diff
+        fed = ms()
+        if wdt is not None:
             wdt.feed()
-            # how long the pass may wait for input (inline: a call per pass costs more than this)
-            if self._urcs and self._cmd is None and self._mode == MODE_LINE:
-                t = 0
-            else:
-                t = CR_WAIT_MS if self._cr_wait else IDLE_MS
-                if self._cmd is not None:
-                    t = _until(self._wake, t)
-                if self._tasks:
-                    t = self._tasks_due(t)
-                if self._mode == MODE_PASS and (self._pn or self._plus):
-                    t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
+        while True:
+            if wdt is not None:
+                now = ms()
+                if diff(now, fed) >= FEED_MS:
+                    wdt.feed()
+                    fed = now
+                # how long the pass may wait for input
+                if urcs and self._cmd is None and self._mode == MODE_LINE:
+                    t = 0
+                else:
+                    t = CR_WAIT_MS if self._cr_wait else IDLE_MS
+                    if self._cmd is not None:
+                        t = _until(self._wake, t)
+                    if self._tasks:
+                        t = self._tasks_due(t)
+                    if self._mode == MODE_PASS and (self._pn or self._plus):
+                        t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
             try:
-                self.step(t)
+                # sockets are read only when nothing is running, nothing is being typed in and no URC waits
+                mode = self._mode
+                if self._cmd is None and mode != MODE_DATA and (not urcs or mode == MODE_PASS):
+                    poller = poll_all
+                else:
+                    poller = poll_uart
+                n = 2 * poller.poll(t)
+                ready = poller.ready
+                i = 0
+                while i < n:
+                    obj = ready[i]
+                    ready[i] = None
+                    if obj is not uart:  # a socket: only while idle and not in data input
+                        if self._cmd is None and self._mode != MODE_DATA:
+                            fn = self._watched.get(obj)
+                            if fn is not None:
+                                fn(obj, ready[i + 1])
+                    elif self._mode == MODE_PASS:
+                        self._read_uart()
+                    else:
+                        now = ms()
+                        k = uart.readinto(rx)
+                        if not k:
+                            pass
+                        elif (k > 1 and rx[k - 1] == 10 and rx[k - 2] == 13 and self._cmd is None and self._mode == MODE_LINE
+                              and not self._cr_wait and not self._n and not self._overflow and k <= LINE_MAX + 2
+                              and rx.find(b"\r", 0, k) == k - 2 and rx.find(b"\n", 0, k - 2) < 0):
+                            # the common case, one whole line in one read: _feed's result without its calls
+                            if self.echo:
+                                uart.write(rx, 0, k)
+                            if k > 2:
+                                self.execute(rx[: k - 2])
+                            self._last_rx = now
+                        else:
+                            self._feed(rx, k)
+                    i += 2
+                # what is due: monitors, tasks, a CR whose LF did not come, the running command, passthrough's
+                # idle flush, the URCs
+                now = ms()
+                if diff(now, self._chores_at) >= 0:
+                    self._chores_at = ticks_add(now, MONITOR_MS)
+                    self._run_monitors()
+                if self._tasks:
+                    self._run_tasks()
+                if self._cr_wait and diff(ms(), self._last_rx) >= CR_WAIT_MS:
+                    self._cr_wait = False
+                    self._end_line()
+                if self._cmd is not None and diff(ms(), self._wake) >= 0:
+                    self._resume()
+                if self._mode == MODE_PASS and (self._pn or self._plus):
+                    self._pass_idle()
+                if urcs and self._cmd is None and self._mode == MODE_LINE:
+                    self.write_urcs()
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
+                if wdt is None:
+                    raise
                 print_exc(e)
+            if wdt is None:
+                return
 
     def boot(self):
         """Run ``boot(at)`` of each family whose table rows carry the BOOT flag (e.g. rejoin the saved AP),
@@ -191,50 +278,6 @@ class Engine(Modes):
             except Exception as e:
                 print_exc(e)
                 self._tasks.remove(task)
-
-    def step(self, timeout_ms):
-        """One pass of the loop: wait at most ``timeout_ms`` for input, take it, then run what is due.
-
-        The functions a pass calls keep their frames within MicroPython's 11 words on the C stack
-        (tools/frame_sizes): a bigger frame is a heap allocation per call, slow on a fragmented heap."""
-        # sockets are read only when nothing is running, nothing is being typed in and no URC waits
-        if self._cmd is None and self._mode != MODE_DATA and (not self._urcs or self._mode == MODE_PASS):
-            poller = self._poll_all
-        else:
-            poller = self._poll_uart
-        n = 2 * poller.poll(timeout_ms)
-        i = 0
-        while i < n:
-            if poller.ready[i] is self.uart:
-                poller.ready[i] = None
-                self._read_uart()
-            else:
-                self._take(poller.ready, i)
-            i += 2
-        self._chores(ticks_ms())
-
-    def _take(self, ready, i):
-        """A socket the poll reported: ready[i], its events ready[i + 1]."""
-        obj = ready[i]
-        ready[i] = None
-        if obj in self._watched and self._cmd is None and self._mode != MODE_DATA:
-            self._watched[obj](obj, ready[i + 1])
-
-    def _chores(self, now):
-        if ticks_diff(now, self._chores_at) >= 0:
-            self._chores_at = ticks_add(now, MONITOR_MS)
-            self._run_monitors()
-        if self._tasks:
-            self._run_tasks()
-        if self._cr_wait and ticks_diff(ticks_ms(), self._last_rx) >= CR_WAIT_MS:
-            self._cr_wait = False
-            self._end_line()
-        if self._cmd is not None and ticks_diff(ticks_ms(), self._wake) >= 0:
-            self._resume()
-        if self._mode == MODE_PASS and (self._pn or self._plus):
-            self._pass_idle()
-        if self._urcs and self._cmd is None and self._mode == MODE_LINE:
-            self.write_urcs()
 
     def _run_monitors(self):
         for fn in self._monitors:
