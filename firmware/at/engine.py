@@ -139,72 +139,102 @@ class Engine(Modes):
     def _loop(self, wdt, t):
         """The passes of the loop: forever with ``wdt``, else one pass waiting at most ``t`` ms.
 
-        Everything a pass does is inline here, entered once: a Python call costs as much as the rest of
-        a pass (an ``AT`` round trip is a poll, a read, a dispatch, the handler and one write), and a
-        pass's attribute lookups are on an instance of some 40 attributes, so what stays the same
-        object is read once, into locals. The functions a pass calls keep their frames within
-        MicroPython's 11 words on the C stack (tools/frame_sizes): a bigger frame is a heap allocation
-        per call, slow on a fragmented heap."""
+        A pass is inline here, entered once: a Python call costs as much as the rest of a pass, which for an
+        ``AT`` is a poll, a read, the handler (found by the line, Engine._dispatch) and one write. What
+        stays the same object is read once into locals: a global or an attribute is a dict lookup. The
+        functions a pass calls keep their frames within MicroPython's 11 words on the C stack
+        (tools/frame_sizes): a bigger frame is a heap allocation per call, slow on a fragmented heap."""
         uart = self.uart
         rx = self._rx
         urcs = self._urcs
+        dispatch = self._dispatch
+        ok = OK
+        to_bytes = bytes
         poll_all = self._poll_all
         poll_uart = self._poll_uart
-        ms = ticks_ms  # module globals are dict lookups; locals are not
+        line_mode, data_mode, pass_mode = MODE_LINE, MODE_DATA, MODE_PASS
+        ms = ticks_ms
         diff = ticks_diff
+        nxt = next
+        cap = len(poll_all.ready)  # both pollers have room for as many
         fed = ms()
         if wdt is not None:
             wdt.feed()
         while True:
+            cmd = self._cmd
+            mode = self._mode
             if wdt is not None:
                 now = ms()
                 if diff(now, fed) >= FEED_MS:
                     wdt.feed()
                     fed = now
                 # how long the pass may wait for input
-                if urcs and self._cmd is None and self._mode == MODE_LINE:
+                if urcs and cmd is None and mode == line_mode:
                     t = 0
                 else:
                     t = CR_WAIT_MS if self._cr_wait else IDLE_MS
-                    if self._cmd is not None:
+                    if cmd is not None:
                         t = _until(self._wake, t)
                     if self._tasks:
                         t = self._tasks_due(t)
-                    if self._mode == MODE_PASS and (self._pn or self._plus):
+                    if mode == pass_mode and (self._pn or self._plus):
                         t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
             try:
                 # sockets are read only when nothing is running, nothing is being typed in and no URC waits
-                mode = self._mode
-                if self._cmd is None and mode != MODE_DATA and (not urcs or mode == MODE_PASS):
+                if cmd is None and mode != data_mode and (not urcs or mode == pass_mode):
                     poller = poll_all
                 else:
                     poller = poll_uart
-                n = 2 * poller.poll(t)
+                # every ready object is taken before any is handled (handlers may register and unregister)
+                it = poller.ipoll(t)
                 ready = poller.ready
+                n = 0
+                entry = nxt(it, None)
+                while entry is not None and n < cap:
+                    ready[n] = entry[0]
+                    ready[n + 1] = entry[1]
+                    n += 2
+                    entry = nxt(it, None)
                 i = 0
                 while i < n:
                     obj = ready[i]
                     ready[i] = None
                     if obj is not uart:  # a socket: only while idle and not in data input
-                        if self._cmd is None and self._mode != MODE_DATA:
+                        if self._cmd is None and self._mode != data_mode:
                             fn = self._watched.get(obj)
                             if fn is not None:
                                 fn(obj, ready[i + 1])
-                    elif self._mode == MODE_PASS:
+                    elif self._mode == pass_mode:
                         self._read_uart()
                     else:
                         now = ms()
                         k = uart.readinto(rx)
                         if not k:
                             pass
-                        elif (k > 1 and rx[k - 1] == 10 and rx[k - 2] == 13 and self._cmd is None and self._mode == MODE_LINE
-                              and not self._cr_wait and not self._n and not self._overflow and k <= LINE_MAX + 2
-                              and rx.find(b"\r", 0, k) == k - 2 and rx.find(b"\n", 0, k - 2) < 0):
-                            # the common case, one whole line in one read: _feed's result without its calls
+                        elif (k > 1 and rx[k - 1] == 10 and rx[k - 2] == 13 and self._cmd is None
+                              and self._mode == line_mode and not self._cr_wait and not self._n
+                              and not self._overflow and k <= LINE_MAX + 2 and rx.find(b"\r", 0, k) == k - 2
+                              and rx.find(b"\n", 0, k - 2) < 0):
+                            # one whole line in one read, the common case: what _feed does, without its calls
                             if self.echo:
                                 uart.write(rx, 0, k)
                             if k > 2:
-                                self.execute(rx[: k - 2])
+                                line = to_bytes(rx[: k - 2])
+                                how = dispatch.get(line)
+                                if how is None or how[1] is None or line[-1] == 61:  # new, a fixed answer, a set
+                                    self.execute(line)
+                                else:  # AT+X, AT+X? or AT+X=? that ran before: what execute does
+                                    if self._errors is not how[0]:  # a store costs a class lookup (properties)
+                                        self._errors = how[0]
+                                    try:
+                                        result = how[1](self)
+                                    except Exception as e:  # AtError; or a bug in a family
+                                        self._failed(e)
+                                        result = DONE
+                                    if result is None:
+                                        uart.write(ok)
+                                    else:
+                                        self._outcome(result)
                             self._last_rx = now
                         else:
                             self._feed(rx, k)
@@ -222,9 +252,10 @@ class Engine(Modes):
                     self._end_line()
                 if self._cmd is not None and diff(ms(), self._wake) >= 0:
                     self._resume()
-                if self._mode == MODE_PASS and (self._pn or self._plus):
+                mode = self._mode
+                if mode == pass_mode and (self._pn or self._plus):
                     self._pass_idle()
-                if urcs and self._cmd is None and self._mode == MODE_LINE:
+                if urcs and self._cmd is None and mode == line_mode:
                     self.write_urcs()
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
                 if wdt is None:
@@ -447,7 +478,13 @@ class Engine(Modes):
             return
         if result is None:
             self.uart.write(OK)
-        elif type(result) is _GENERATOR:
+        else:
+            self._outcome(result)
+
+    def _outcome(self, result):
+        """What a handler's result other than None (OK) asks for: a generator runs, False is ERROR, DONE
+        is nothing more."""
+        if type(result) is _GENERATOR:
             self._cmd = result
             self._wake = ticks_ms()
             self._resume()
