@@ -139,43 +139,43 @@ class Engine(Modes):
     def _loop(self, wdt, t):
         """The passes of the loop: forever with ``wdt``, else one pass waiting at most ``t`` ms.
 
-        A pass is inline here, entered once: a Python call costs as much as the rest of a pass, which for an
-        ``AT`` is a poll, a read, the handler (found by the line, Engine._dispatch) and one write. What
-        stays the same object is read once into locals: a global or an attribute is a dict lookup. The
-        functions a pass calls keep their frames within MicroPython's 11 words on the C stack
-        (tools/frame_sizes): a bigger frame is a heap allocation per call, slow on a fragmented heap."""
+        A pass is inline here, entered once: a Python call costs as much as the rest of a pass, which for
+        an ``AT`` is a poll, a read, the handler (found by the line, Engine._dispatch) and one write. What
+        stays the same object is read once into locals, and the state a pass ends with (``cmd``,
+        ``mode``) is where the next one starts: a global or an attribute is a dict lookup, and a store to
+        an attribute more (py/objtype.c looks for a property first). The functions a pass calls keep
+        their frames within MicroPython's 11 words on the C stack (tools/frame_sizes): a bigger frame is
+        a heap allocation per call, slow on a fragmented heap."""
         uart = self.uart
         rx = self._rx
+        rx_view = memoryview(rx)  # a slice of it is one small object; of rx, a copy
+        find = rx.find
         urcs = self._urcs
+        tasks = self._tasks
         dispatch = self._dispatch
-        ok = OK
-        to_bytes = bytes
         poll_all = self._poll_all
         poll_uart = self._poll_uart
+        ok = OK
+        to_bytes = bytes
         line_mode, data_mode, pass_mode = MODE_LINE, MODE_DATA, MODE_PASS
         ms = ticks_ms
         diff = ticks_diff
         nxt = next
         cap = len(poll_all.ready)  # both pollers have room for as many
+        cmd = self._cmd
+        mode = self._mode
         fed = ms()
         if wdt is not None:
             wdt.feed()
         while True:
-            cmd = self._cmd
-            mode = self._mode
-            if wdt is not None:
-                now = ms()
-                if diff(now, fed) >= FEED_MS:
-                    wdt.feed()
-                    fed = now
-                # how long the pass may wait for input
+            if wdt is not None:  # how long the pass may wait for input
                 if urcs and cmd is None and mode == line_mode:
                     t = 0
                 else:
                     t = CR_WAIT_MS if self._cr_wait else IDLE_MS
                     if cmd is not None:
                         t = _until(self._wake, t)
-                    if self._tasks:
+                    if tasks:
                         t = self._tasks_due(t)
                     if mode == pass_mode and (self._pn or self._plus):
                         t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
@@ -195,36 +195,37 @@ class Engine(Modes):
                     ready[n + 1] = entry[1]
                     n += 2
                     entry = nxt(it, None)
+                now = ms()
                 i = 0
                 while i < n:
                     obj = ready[i]
                     ready[i] = None
                     if obj is not uart:  # a socket: only while idle and not in data input
-                        if self._cmd is None and self._mode != data_mode:
+                        if cmd is None and mode != data_mode:
                             fn = self._watched.get(obj)
                             if fn is not None:
                                 fn(obj, ready[i + 1])
-                    elif self._mode == pass_mode:
+                                cmd = self._cmd
+                                mode = self._mode
+                    elif mode == pass_mode:
                         self._read_uart()
                     else:
-                        now = ms()
                         k = uart.readinto(rx)
                         if not k:
                             pass
-                        elif (k > 1 and rx[k - 1] == 10 and rx[k - 2] == 13 and self._cmd is None
-                              and self._mode == line_mode and not self._cr_wait and not self._n
-                              and not self._overflow and k <= LINE_MAX + 2 and rx.find(b"\r", 0, k) == k - 2
-                              and rx.find(b"\n", 0, k - 2) < 0):
+                        elif (k > 1 and rx[k - 1] == 10 and cmd is None and mode == line_mode and k <= LINE_MAX + 2
+                              and not self._cr_wait and not self._n and not self._overflow
+                              and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
                             # one whole line in one read, the common case: what _feed does, without its calls
                             if self.echo:
                                 uart.write(rx, 0, k)
                             if k > 2:
-                                line = to_bytes(rx[: k - 2])
+                                line = to_bytes(rx_view[: k - 2])
                                 how = dispatch.get(line)
                                 if how is None or how[1] is None or line[-1] == 61:  # new, a fixed answer, a set
                                     self.execute(line)
                                 else:  # AT+X, AT+X? or AT+X=? that ran before: what execute does
-                                    if self._errors is not how[0]:  # a store costs a class lookup (properties)
+                                    if self._errors is not how[0]:
                                         self._errors = how[0]
                                     try:
                                         result = how[1](self)
@@ -238,31 +239,41 @@ class Engine(Modes):
                             self._last_rx = now
                         else:
                             self._feed(rx, k)
+                        mode = self._mode
+                        cmd = self._cmd
                     i += 2
                 # what is due: monitors, tasks, a CR whose LF did not come, the running command, passthrough's
                 # idle flush, the URCs
-                now = ms()
                 if diff(now, self._chores_at) >= 0:
                     self._chores_at = ticks_add(now, MONITOR_MS)
                     self._run_monitors()
-                if self._tasks:
+                if tasks:
                     self._run_tasks()
                 if self._cr_wait and diff(ms(), self._last_rx) >= CR_WAIT_MS:
                     self._cr_wait = False
                     self._end_line()
-                if self._cmd is not None and diff(ms(), self._wake) >= 0:
+                cmd = self._cmd
+                if cmd is not None and diff(ms(), self._wake) >= 0:
                     self._resume()
+                    cmd = self._cmd
                 mode = self._mode
                 if mode == pass_mode and (self._pn or self._plus):
                     self._pass_idle()
-                if urcs and self._cmd is None and mode == line_mode:
+                    mode = self._mode
+                if urcs and cmd is None and mode == line_mode:
                     self.write_urcs()
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
                 if wdt is None:
                     raise
                 print_exc(e)
+                cmd = self._cmd
+                mode = self._mode
+                now = ms()
             if wdt is None:
                 return
+            if diff(now, fed) >= FEED_MS:
+                wdt.feed()
+                fed = now
 
     def boot(self):
         """Run ``boot(at)`` of each family whose table rows carry the BOOT flag (e.g. rejoin the saved AP),
