@@ -141,11 +141,11 @@ class Engine(Modes):
 
         A pass is inline here, entered once: a Python call costs as much as the rest of a pass, which for
         an ``AT`` is a poll, a read, the handler (found by the line, Engine._dispatch) and one write. What
-        stays the same object is read once into locals, and the state a pass ends with (``cmd``,
-        ``mode``) is where the next one starts: a global or an attribute is a dict lookup, and a store to
-        an attribute more (py/objtype.c looks for a property first). The functions a pass calls keep
-        their frames within MicroPython's 11 words on the C stack (tools/frame_sizes): a bigger frame is
-        a heap allocation per call, slow on a fragmented heap."""
+        stays the same object is read once into locals, and the state a pass ends with (``cmd``, ``mode``,
+        the line being typed) is where the next one starts, read again only after what may change it: a
+        global or an attribute is a dict lookup, and a store to an attribute more (py/objtype.c looks for
+        a property first). The functions a pass calls keep their frames within MicroPython's 11 words on
+        the C stack (tools/frame_sizes): a bigger frame is a heap allocation per call."""
         uart = self.uart
         rx = self._rx
         rx_view = memoryview(rx)  # a slice of it is one small object; of rx, a copy
@@ -160,11 +160,13 @@ class Engine(Modes):
         line_mode, data_mode, pass_mode = MODE_LINE, MODE_DATA, MODE_PASS
         ms = ticks_ms
         diff = ticks_diff
-        nxt = next
         cap = len(poll_all.ready)  # both pollers have room for as many
+        chores_at = self._chores_at
         cmd = self._cmd
         mode = self._mode
-        fed = ms()
+        cr_wait = self._cr_wait
+        partial = cr_wait or self._n or self._overflow  # a line is being typed
+        now = fed = ms()
         if wdt is not None:
             wdt.feed()
         while True:
@@ -172,7 +174,7 @@ class Engine(Modes):
                 if urcs and cmd is None and mode == line_mode:
                     t = 0
                 else:
-                    t = CR_WAIT_MS if self._cr_wait else IDLE_MS
+                    t = CR_WAIT_MS if cr_wait else IDLE_MS
                     if cmd is not None:
                         t = _until(self._wake, t)
                     if tasks:
@@ -186,15 +188,14 @@ class Engine(Modes):
                 else:
                     poller = poll_uart
                 # every ready object is taken before any is handled (handlers may register and unregister)
-                it = poller.ipoll(t)
                 ready = poller.ready
                 n = 0
-                entry = nxt(it, None)
-                while entry is not None and n < cap:
+                for entry in poller.ipoll(t):  # MicroPython's yields one tuple, reused
                     ready[n] = entry[0]
                     ready[n + 1] = entry[1]
                     n += 2
-                    entry = nxt(it, None)
+                    if n == cap:
+                        break
                 now = ms()
                 i = 0
                 while i < n:
@@ -209,54 +210,68 @@ class Engine(Modes):
                                 mode = self._mode
                     elif mode == pass_mode:
                         self._read_uart()
+                        mode = self._mode
+                        if mode != pass_mode:  # '+++' ended it, and what followed may be a line
+                            cmd = self._cmd
+                            cr_wait = self._cr_wait
+                            partial = cr_wait or self._n or self._overflow
                     else:
                         k = uart.readinto(rx)
                         if not k:
                             pass
-                        elif (k > 1 and rx[k - 1] == 10 and cmd is None and mode == line_mode and k <= LINE_MAX + 2
-                              and not self._cr_wait and not self._n and not self._overflow
-                              and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
+                        elif (k > 2 and rx[k - 1] == 10 and cmd is None and mode == line_mode and not partial
+                              and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
                             # one whole line in one read, the common case: what _feed does, without its calls
                             if self.echo:
                                 uart.write(rx, 0, k)
-                            if k > 2:
-                                line = to_bytes(rx_view[: k - 2])
-                                how = dispatch.get(line)
-                                if how is None or how[1] is None or line[-1] == 61:  # new, a fixed answer, a set
-                                    self.execute(line)
-                                else:  # AT+X, AT+X? or AT+X=? that ran before: what execute does
-                                    if self._errors is not how[0]:
-                                        self._errors = how[0]
-                                    try:
-                                        result = how[1](self)
-                                    except Exception as e:  # AtError; or a bug in a family
-                                        self._failed(e)
-                                        result = DONE
-                                    if result is None:
-                                        uart.write(ok)
-                                    else:
-                                        self._outcome(result)
+                            line = to_bytes(rx_view[: k - 2])
+                            how = dispatch.get(line)
+                            if how is None or how[1] is None or line[-1] == 61:  # new, a fixed answer, a set
+                                self.execute(line)
+                            else:  # AT+X, AT+X? or AT+X=? that ran before: what execute does
+                                if self._errors is not how[0]:
+                                    self._errors = how[0]
+                                try:
+                                    result = how[1](self)
+                                except Exception as e:  # AtError; or a bug in a family
+                                    self._failed(e)
+                                    result = DONE
+                                if result is None:
+                                    uart.write(ok)
+                                else:
+                                    self._outcome(result)
                             self._last_rx = now
+                            cmd = self._cmd
+                            mode = self._mode
                         else:
                             self._feed(rx, k)
-                        mode = self._mode
-                        cmd = self._cmd
+                            cmd = self._cmd
+                            mode = self._mode
+                            cr_wait = self._cr_wait
+                            partial = cr_wait or self._n or self._overflow
                     i += 2
                 # what is due: monitors, tasks, a CR whose LF did not come, the running command, passthrough's
-                # idle flush, the URCs
-                if diff(now, self._chores_at) >= 0:
-                    self._chores_at = ticks_add(now, MONITOR_MS)
+                # idle flush, the URCs (each read again after what may change it)
+                if diff(now, chores_at) >= 0:
+                    chores_at = ticks_add(now, MONITOR_MS)
+                    self._chores_at = chores_at  # for the next step()
                     self._run_monitors()
+                    cmd = self._cmd
+                    mode = self._mode
                 if tasks:
                     self._run_tasks()
-                if self._cr_wait and diff(ms(), self._last_rx) >= CR_WAIT_MS:
+                    cmd = self._cmd
+                    mode = self._mode
+                if cr_wait and diff(ms(), self._last_rx) >= CR_WAIT_MS:
                     self._cr_wait = False
                     self._end_line()
-                cmd = self._cmd
+                    cmd = self._cmd
+                    mode = self._mode
+                    cr_wait = partial = False
                 if cmd is not None and diff(ms(), self._wake) >= 0:
                     self._resume()
                     cmd = self._cmd
-                mode = self._mode
+                    mode = self._mode
                 if mode == pass_mode and (self._pn or self._plus):
                     self._pass_idle()
                     mode = self._mode
@@ -268,6 +283,8 @@ class Engine(Modes):
                 print_exc(e)
                 cmd = self._cmd
                 mode = self._mode
+                cr_wait = self._cr_wait
+                partial = cr_wait or self._n or self._overflow
                 now = ms()
             if wdt is None:
                 return
