@@ -90,7 +90,7 @@ class Poller:
         self._slots = slots
         self._use(_poll_with_room(slots))
         self._objs = {}  # MicroPython: object -> mask (to rebuild); CPython: descriptor -> object
-        self.ready = [None] * (2 * size)  # object, events, object, events, ...
+        self.ready = [None] * (2 * size)  # type: list  # object, events, object, events, ...
 
     def _use(self, p):
         self._p = p
