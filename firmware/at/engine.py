@@ -156,6 +156,7 @@ class Engine(Modes):
         poll_all = self._poll_all
         poll_uart = self._poll_uart
         ok = OK
+        ok_len = len(OK)  # written as write(buf, off, n): the host board's Python UART then needs no len()
         to_bytes = bytes
         line_mode, data_mode, pass_mode = MODE_LINE, MODE_DATA, MODE_PASS
         ms = ticks_ms
@@ -237,7 +238,7 @@ class Engine(Modes):
                                     self._failed(e)
                                     result = DONE
                                 if result is None:
-                                    uart.write(ok)
+                                    uart.write(ok, 0, ok_len)
                                 else:
                                     self._outcome(result)
                             self._last_rx = now
