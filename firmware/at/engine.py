@@ -161,7 +161,8 @@ class Engine(Modes):
         line_mode, data_mode, pass_mode = MODE_LINE, MODE_DATA, MODE_PASS
         ms = ticks_ms
         diff = ticks_diff
-        cap = len(poll_all.ready)  # both pollers have room for as many
+        ready = poll_all.ready  # the sockets a poll reported (only poll_all has sockets)
+        cap = len(ready)
         chores_at = self._chores_at
         cmd = self._cmd
         mode = self._mode
@@ -188,69 +189,71 @@ class Engine(Modes):
                     poller = poll_all
                 else:
                     poller = poll_uart
-                # every ready object is taken before any is handled (handlers may register and unregister)
-                ready = poller.ready
+                # what is ready is taken before any of it is handled (handlers may register and unregister):
+                # the UART first, then the sockets
+                uart_ready = False
                 n = 0
                 for entry in poller.ipoll(t):  # MicroPython's yields one tuple, reused
-                    ready[n] = entry[0]
-                    ready[n + 1] = entry[1]
-                    n += 2
-                    if n == cap:
-                        break
+                    if entry[0] is uart:
+                        uart_ready = True
+                    elif n < cap:
+                        ready[n] = entry[0]
+                        ready[n + 1] = entry[1]
+                        n += 2
                 now = ms()
-                i = 0
-                while i < n:
-                    obj = ready[i]
-                    ready[i] = None
-                    if obj is not uart:  # a socket: only while idle and not in data input
-                        if cmd is None and mode != data_mode:
-                            fn = self._watched.get(obj)
-                            if fn is not None:
-                                fn(obj, ready[i + 1])
-                                cmd = self._cmd
-                                mode = self._mode
-                    elif mode == pass_mode:
-                        self._read_uart()
+                if not uart_ready:
+                    pass
+                elif mode == pass_mode:
+                    self._read_uart()
+                    mode = self._mode
+                    if mode != pass_mode:  # '+++' ended it, and what followed may be a line
+                        cmd = self._cmd
+                        cr_wait = self._cr_wait
+                        partial = cr_wait or self._n or self._overflow
+                else:
+                    k = uart.readinto(rx)
+                    if not k:
+                        pass
+                    elif (k > 2 and rx[k - 1] == 10 and cmd is None and mode == line_mode and not partial
+                          and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
+                        # one whole line in one read, the common case: what _feed does, without its calls
+                        if self.echo:
+                            uart.write(rx, 0, k)
+                        line = to_bytes(rx_view[: k - 2])
+                        how = dispatch.get(line)
+                        if how is None or how[1] is None or line[-1] == 61:  # new, a fixed answer, a set
+                            self.execute(line)
+                        else:  # AT+X, AT+X? or AT+X=? that ran before: what execute does
+                            if self._errors is not how[0]:
+                                self._errors = how[0]
+                            try:
+                                result = how[1](self)
+                            except Exception as e:  # AtError; or a bug in a family
+                                self._failed(e)
+                                result = DONE
+                            if result is None:
+                                uart.write(ok, 0, ok_len)
+                            else:
+                                self._outcome(result)
+                        self._last_rx = now
+                        cmd = self._cmd
                         mode = self._mode
-                        if mode != pass_mode:  # '+++' ended it, and what followed may be a line
-                            cmd = self._cmd
-                            cr_wait = self._cr_wait
-                            partial = cr_wait or self._n or self._overflow
                     else:
-                        k = uart.readinto(rx)
-                        if not k:
-                            pass
-                        elif (k > 2 and rx[k - 1] == 10 and cmd is None and mode == line_mode and not partial
-                              and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
-                            # one whole line in one read, the common case: what _feed does, without its calls
-                            if self.echo:
-                                uart.write(rx, 0, k)
-                            line = to_bytes(rx_view[: k - 2])
-                            how = dispatch.get(line)
-                            if how is None or how[1] is None or line[-1] == 61:  # new, a fixed answer, a set
-                                self.execute(line)
-                            else:  # AT+X, AT+X? or AT+X=? that ran before: what execute does
-                                if self._errors is not how[0]:
-                                    self._errors = how[0]
-                                try:
-                                    result = how[1](self)
-                                except Exception as e:  # AtError; or a bug in a family
-                                    self._failed(e)
-                                    result = DONE
-                                if result is None:
-                                    uart.write(ok, 0, ok_len)
-                                else:
-                                    self._outcome(result)
-                            self._last_rx = now
+                        self._feed(rx, k)
+                        cmd = self._cmd
+                        mode = self._mode
+                        cr_wait = self._cr_wait
+                        partial = cr_wait or self._n or self._overflow
+                while n:  # the sockets: only while idle and not in data input
+                    n -= 2
+                    obj = ready[n]
+                    ready[n] = None
+                    if cmd is None and mode != data_mode:
+                        fn = self._watched.get(obj)
+                        if fn is not None:
+                            fn(obj, ready[n + 1])
                             cmd = self._cmd
                             mode = self._mode
-                        else:
-                            self._feed(rx, k)
-                            cmd = self._cmd
-                            mode = self._mode
-                            cr_wait = self._cr_wait
-                            partial = cr_wait or self._n or self._overflow
-                    i += 2
                 # what is due: monitors, tasks, a CR whose LF did not come, the running command, passthrough's
                 # idle flush, the URCs (each read again after what may change it)
                 if diff(now, chores_at) >= 0:
