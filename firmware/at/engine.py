@@ -22,7 +22,6 @@ PASS_BURST = const(4)  # passthrough reads in a row while the UART gives whole c
 CR_WAIT_MS = const(5)  # how long a CR that ends a read waits for its LF
 IDLE_MS = const(100)
 MONITOR_MS = const(10)  # monitors run at most this often (and at least every IDLE_MS)
-FEED_MS = const(100)  # the loop feeds the watchdog at most this often (its timeout is seconds)
 
 BUSY = b"\r\nbusy p...\r\n"
 _FORCE_RST = b"AT+RST"
@@ -128,8 +127,8 @@ class Engine(Modes):
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self, wdt):
-        """The loop, forever. Its passes feed ``wdt`` (machine.WDT) at least every FEED_MS: a pass that
-        hangs resets the module."""
+        """The loop, forever. It feeds ``wdt`` (machine.WDT) when the monitors run (MONITOR_MS to IDLE_MS):
+        a pass that hangs resets the module."""
         self._loop(wdt, 0)
 
     def step(self, timeout_ms):
@@ -168,12 +167,16 @@ class Engine(Modes):
         mode = self._mode
         cr_wait = self._cr_wait
         partial = cr_wait or self._n or self._overflow  # a line is being typed
-        now = fed = ms()
+        now = ms()
         if wdt is not None:
             wdt.feed()
         while True:
+            # the usual state: command mode, nothing running, nothing half-typed, no URC waiting
+            plain = cmd is None and mode == line_mode and not partial and not urcs
             if wdt is not None:  # how long the pass may wait for input
-                if urcs and cmd is None and mode == line_mode:
+                if plain and not tasks:
+                    t = IDLE_MS
+                elif urcs and cmd is None and mode == line_mode:
                     t = 0
                 else:
                     t = CR_WAIT_MS if cr_wait else IDLE_MS
@@ -185,7 +188,7 @@ class Engine(Modes):
                         t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
             try:
                 # sockets are read only when nothing is running, nothing is being typed in and no URC waits
-                if cmd is None and mode != data_mode and (not urcs or mode == pass_mode):
+                if plain or (cmd is None and mode != data_mode and (not urcs or mode == pass_mode)):
                     poller = poll_all
                 else:
                     poller = poll_uart
@@ -214,8 +217,7 @@ class Engine(Modes):
                     k = uart.readinto(rx)
                     if not k:
                         pass
-                    elif (k > 2 and rx[k - 1] == 10 and cmd is None and mode == line_mode and not partial
-                          and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
+                    elif (k > 2 and rx[k - 1] == 10 and plain and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
                         # one whole line in one read, the common case: what _feed does, without its calls
                         if self.echo:
                             uart.write(rx, 0, k)
@@ -259,6 +261,8 @@ class Engine(Modes):
                 if diff(now, chores_at) >= 0:
                     chores_at = ticks_add(now, MONITOR_MS)
                     self._chores_at = chores_at  # for the next step()
+                    if wdt is not None:
+                        wdt.feed()
                     self._run_monitors()
                     cmd = self._cmd
                     mode = self._mode
@@ -292,9 +296,6 @@ class Engine(Modes):
                 now = ms()
             if wdt is None:
                 return
-            if diff(now, fed) >= FEED_MS:
-                wdt.feed()
-                fed = now
 
     def boot(self):
         """Run ``boot(at)`` of each family whose table rows carry the BOOT flag (e.g. rejoin the saved AP),
