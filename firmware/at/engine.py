@@ -151,6 +151,7 @@ class Engine(Modes):
         find = rx.find
         urcs = self._urcs
         tasks = self._tasks
+        monitors = self._monitors
         dispatch = self._dispatch
         poll_all = self._poll_all
         poll_uart = self._poll_uart
@@ -263,7 +264,11 @@ class Engine(Modes):
                     self._chores_at = chores_at  # for the next step()
                     if wdt is not None:
                         wdt.feed()
-                    self._run_monitors()
+                    for fn in monitors:
+                        try:
+                            fn(self)
+                        except Exception as e:
+                            print_exc(e)
                     cmd = self._cmd
                     mode = self._mode
                 if tasks:
@@ -342,13 +347,6 @@ class Engine(Modes):
             except Exception as e:
                 print_exc(e)
                 self._tasks.remove(task)
-
-    def _run_monitors(self):
-        for fn in self._monitors:
-            try:
-                fn(self)
-            except Exception as e:
-                print_exc(e)
 
     def _tasks_due(self, t):
         for task in self._tasks:
