@@ -146,13 +146,15 @@ class Engine(Modes):
         a property first). The functions a pass calls keep their frames within MicroPython's 11 words on
         the C stack (tools/frame_sizes): a bigger frame is a heap allocation per call."""
         uart = self.uart
+        readinto = uart.readinto  # bound once: a method lookup per call is a dict lookup or two
+        write = uart.write
         rx = self._rx
         rx_view = memoryview(rx)  # a slice of it is one small object; of rx, a copy
         find = rx.find
         urcs = self._urcs
         tasks = self._tasks
         monitors = self._monitors
-        dispatch = self._dispatch
+        how_of = self._dispatch.get
         poll_all = self._poll_all
         poll_uart = self._poll_uart
         ok = OK
@@ -215,15 +217,15 @@ class Engine(Modes):
                         cr_wait = self._cr_wait
                         partial = cr_wait or self._n or self._overflow
                 else:
-                    k = uart.readinto(rx)
+                    k = readinto(rx)
                     if not k:
                         pass
                     elif (k > 2 and rx[k - 1] == 10 and plain and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
                         # one whole line in one read, the common case: what _feed does, without its calls
                         if self.echo:
-                            uart.write(rx, 0, k)
+                            write(rx, 0, k)
                         line = to_bytes(rx_view[: k - 2])
-                        how = dispatch.get(line)
+                        how = how_of(line)
                         if how is None or how[1] is None or line[-1] == 61:  # new, a fixed answer, a set
                             self.execute(line)
                         else:  # AT+X, AT+X? or AT+X=? that ran before: what execute does
@@ -235,7 +237,7 @@ class Engine(Modes):
                                 self._failed(e)
                                 result = DONE
                             if result is None:
-                                uart.write(ok, 0, ok_len)
+                                write(ok, 0, ok_len)
                             else:
                                 self._outcome(result)
                         self._last_rx = now
