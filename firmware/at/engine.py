@@ -171,6 +171,9 @@ class Engine(Modes):
         cr_wait = self._cr_wait
         partial = cr_wait or self._n or self._overflow  # a line is being typed
         now = ms()
+        # when the last line read in command mode came, not yet in _last_rx (None: it is there); only data
+        # input, passthrough and a CR's wait for its LF read _last_rx, so it is stored before what may start them
+        rx_at = None
         if wdt is not None:
             wdt.feed()
         while True:
@@ -210,7 +213,7 @@ class Engine(Modes):
                 if not uart_ready:
                     pass
                 elif mode == pass_mode:
-                    self._read_uart()
+                    self._read_uart()  # (nothing but the loop makes it passthrough: rx_at is None)
                     mode = self._mode
                     if mode != pass_mode:  # '+++' ended it, and what followed may be a line
                         cmd = self._cmd
@@ -220,7 +223,8 @@ class Engine(Modes):
                     k = readinto(rx)
                     if not k:
                         pass
-                    elif (k > 2 and rx[k - 1] == 10 and plain and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2 and find(b"\n", 0, k - 2) < 0):
+                    elif (k > 2 and rx[k - 1] == 10 and plain and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2
+                          and find(b"\n", 0, k - 2) < 0):
                         # one whole line in one read, the common case: what _feed does, without its calls
                         if self.echo:
                             write(rx, 0, k)
@@ -240,10 +244,17 @@ class Engine(Modes):
                                 write(ok, 0, ok_len)
                             else:
                                 self._outcome(result)
-                        self._last_rx = now
                         cmd = self._cmd
                         mode = self._mode
+                        if cmd is None and mode == line_mode:
+                            rx_at = now  # for _last_rx: its store costs as much as the rest of the line
+                        else:
+                            self._last_rx = now
+                            rx_at = None
                     else:
+                        if rx_at is not None:  # the last line's time, now that _feed may read it
+                            self._last_rx = rx_at
+                            rx_at = None
                         self._feed(rx, k)
                         cmd = self._cmd
                         mode = self._mode
@@ -256,6 +267,9 @@ class Engine(Modes):
                     if cmd is None and mode != data_mode:
                         fn = self._watched.get(obj)
                         if fn is not None:
+                            if rx_at is not None:  # the last line's time, now that what follows may read it
+                                self._last_rx = rx_at
+                                rx_at = None
                             fn(obj, ready[n + 1])
                             cmd = self._cmd
                             mode = self._mode
@@ -266,6 +280,9 @@ class Engine(Modes):
                     self._chores_at = chores_at  # for the next step()
                     if wdt is not None:
                         wdt.feed()
+                    if rx_at is not None:  # the last line's time, now that what follows may read it
+                        self._last_rx = rx_at
+                        rx_at = None
                     for fn in monitors:
                         try:
                             fn(self)
@@ -274,6 +291,9 @@ class Engine(Modes):
                     cmd = self._cmd
                     mode = self._mode
                 if tasks:
+                    if rx_at is not None:  # the last line's time, now that what follows may read it
+                        self._last_rx = rx_at
+                        rx_at = None
                     self._run_tasks()
                     cmd = self._cmd
                     mode = self._mode
@@ -302,6 +322,8 @@ class Engine(Modes):
                 partial = cr_wait or self._n or self._overflow
                 now = ms()
             if wdt is None:
+                if rx_at is not None:
+                    self._last_rx = rx_at
                 return
 
     def boot(self):
