@@ -174,12 +174,14 @@ class Engine(Modes):
         # when the last line read in command mode came, not yet in _last_rx (None: it is there); only data
         # input, passthrough and a CR's wait for its LF read _last_rx, so it is stored before what may start them
         rx_at = None
-        if wdt is not None:
+        # the usual state: command mode, nothing running, nothing half-typed (True: so it is)
+        settled = cmd is None and mode == line_mode and not partial
+        forever = wdt is not None
+        if forever:
             wdt.feed()
         while True:
-            # the usual state: command mode, nothing running, nothing half-typed, no URC waiting
-            plain = cmd is None and mode == line_mode and not partial and not urcs
-            if wdt is not None:  # how long the pass may wait for input
+            plain = settled and not urcs
+            if forever:  # how long the pass may wait for input
                 if plain and not tasks:
                     t = IDLE_MS
                 elif urcs and cmd is None and mode == line_mode:
@@ -214,6 +216,7 @@ class Engine(Modes):
                     pass
                 elif mode == pass_mode:
                     self._read_uart()  # (nothing but the loop makes it passthrough: rx_at is None)
+                    settled = False
                     mode = self._mode
                     if mode != pass_mode:  # '+++' ended it, and what followed may be a line
                         cmd = self._cmd
@@ -251,11 +254,13 @@ class Engine(Modes):
                         else:
                             self._last_rx = now
                             rx_at = None
+                            settled = False
                     else:
                         if rx_at is not None:  # the last line's time, now that _feed may read it
                             self._last_rx = rx_at
                             rx_at = None
                         self._feed(rx, k)
+                        settled = False
                         cmd = self._cmd
                         mode = self._mode
                         cr_wait = self._cr_wait
@@ -271,6 +276,7 @@ class Engine(Modes):
                                 self._last_rx = rx_at
                                 rx_at = None
                             fn(obj, ready[n + 1])
+                            settled = False
                             cmd = self._cmd
                             mode = self._mode
                 # what is due: monitors, tasks, a CR whose LF did not come, the running command, passthrough's
@@ -278,7 +284,7 @@ class Engine(Modes):
                 if diff(now, chores_at) >= 0:
                     chores_at = ticks_add(now, MONITOR_MS)
                     self._chores_at = chores_at  # for the next step()
-                    if wdt is not None:
+                    if forever:
                         wdt.feed()
                     if rx_at is not None:  # the last line's time, now that what follows may read it
                         self._last_rx = rx_at
@@ -288,6 +294,7 @@ class Engine(Modes):
                             fn(self)
                         except Exception as e:
                             print_exc(e)
+                    settled = False
                     cmd = self._cmd
                     mode = self._mode
                 if tasks:
@@ -295,33 +302,37 @@ class Engine(Modes):
                         self._last_rx = rx_at
                         rx_at = None
                     self._run_tasks()
+                    settled = False
                     cmd = self._cmd
                     mode = self._mode
-                if cr_wait and diff(ms(), self._last_rx) >= CR_WAIT_MS:
-                    self._cr_wait = False
-                    self._end_line()
-                    cmd = self._cmd
-                    mode = self._mode
-                    cr_wait = partial = False
-                if cmd is not None and diff(ms(), self._wake) >= 0:
-                    self._resume()
-                    cmd = self._cmd
-                    mode = self._mode
-                if mode == pass_mode and (self._pn or self._plus):
-                    self._pass_idle()
-                    mode = self._mode
+                if not settled:
+                    if cr_wait and diff(ms(), self._last_rx) >= CR_WAIT_MS:
+                        self._cr_wait = False
+                        self._end_line()
+                        cmd = self._cmd
+                        mode = self._mode
+                        cr_wait = partial = False
+                    if cmd is not None and diff(ms(), self._wake) >= 0:
+                        self._resume()
+                        cmd = self._cmd
+                        mode = self._mode
+                    if mode == pass_mode and (self._pn or self._plus):
+                        self._pass_idle()
+                        mode = self._mode
+                    settled = cmd is None and mode == line_mode and not partial
                 if urcs and cmd is None and mode == line_mode:
                     self.write_urcs()
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
-                if wdt is None:
+                if not forever:
                     raise
                 print_exc(e)
                 cmd = self._cmd
                 mode = self._mode
                 cr_wait = self._cr_wait
                 partial = cr_wait or self._n or self._overflow
+                settled = cmd is None and mode == line_mode and not partial
                 now = ms()
-            if wdt is None:
+            if not forever:
                 if rx_at is not None:
                     self._last_rx = rx_at
                 return
