@@ -215,7 +215,7 @@ class Engine(Modes):
                 if not uart_ready:
                     pass
                 elif mode == pass_mode:
-                    self._read_uart()  # (nothing but the loop makes it passthrough: rx_at is None)
+                    self._read_uart()  # (rx_at is None: what may start passthrough runs after it is stored)
                     settled = False
                     mode = self._mode
                     if mode != pass_mode:  # '+++' ended it, and what followed may be a line
