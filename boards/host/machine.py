@@ -147,6 +147,8 @@ class UART(io.IOBase):
         self._out.register(self._f, select.POLLOUT)
         self._id = id
         self._dropped = 0  # bytes written while nobody drained the pty
+        if hoststate.MICROPYTHON:
+            self.readinto = self._f.readinto  # what readinto() does, without a Python call (the chip's is C)
         self.init(baudrate, bits, parity, stop, flow=flow or 0)
 
     def init(self, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None, rts=None, cts=None,
@@ -193,35 +195,43 @@ class UART(io.IOBase):
             line += c
         return line or None
 
-    def write(self, buf, off=None, max_len=None):
-        """Block until the pty takes the bytes, as the chip blocks on a full TX ring; a pty nobody
-        drains for 2 s loses them, as a UART with nobody listening does.
+    if _MICROPYTHON:
 
-        Like every MicroPython stream (py/stream.c) it also takes ``write(buf, max_len)`` and
-        ``write(buf, off, max_len)``, which the firmware's hot paths use to write part of a buffer
-        without allocating a memoryview; the ESP32 stubs list only ``buf``. The usual case, the pty
-        taking everything at once, is one call into the file (the chip's UART is C)."""
-        if _MICROPYTHON:
+        def write(self, buf, off=None, max_len=None):
+            """Block until the pty takes the bytes, as the chip blocks on a full TX ring; a pty nobody
+            drains for 2 s loses them, as a UART with nobody listening does.
+
+            Like every MicroPython stream (py/stream.c) it also takes ``write(buf, max_len)`` and
+            ``write(buf, off, max_len)``, which the firmware's hot paths use to write part of a buffer
+            without allocating a memoryview; the ESP32 stubs list only ``buf``. The usual case, the pty
+            taking everything at once, is one call into the file (the chip's UART is C)."""
             if off is None:
                 n = self._f.write(buf)  # a str goes as UTF-8: n counts bytes, len(buf) characters
                 if n == len(buf):
                     return n
                 return self._write_tail(buf, 0, len(buf), n)
-            if max_len is not None:
-                n = self._f.write(buf, off, max_len)
-                if n == max_len:
-                    return n
-                return self._write_tail(buf, off, max_len, n)
-        if isinstance(buf, str):
-            buf = buf.encode()  # len() counts characters, the pty takes bytes
-        if max_len is None:
-            max_len = len(buf) if off is None else off
-            off = 0
-        max_len = min(max_len, len(buf) - off)
-        n = self._f.write(buf, off, max_len) if _MICROPYTHON else self._f.write(memoryview(buf)[off : off + max_len])
-        if n != max_len:
-            self._write_rest(buf, off + (n or 0), max_len - (n or 0))
-        return max_len
+            if max_len is None:  # write(buf, max_len)
+                max_len = off
+                off = 0
+            n = self._f.write(buf, off, max_len)  # the file takes at most len(buf) - off
+            if n == max_len:
+                return n
+            return self._write_tail(buf, off, max_len, n)
+
+    else:
+
+        def write(self, buf, off=None, max_len=None):
+            """As under MicroPython (CPython's file takes a memoryview for a part of a buffer)."""
+            if isinstance(buf, str):
+                buf = buf.encode()  # len() counts characters, the pty takes bytes
+            if max_len is None:
+                max_len = len(buf) if off is None else off
+                off = 0
+            max_len = min(max_len, len(buf) - off)
+            n = self._f.write(memoryview(buf)[off : off + max_len])
+            if n != max_len:
+                self._write_rest(buf, off + (n or 0), max_len - (n or 0))
+            return max_len
 
     def _write_tail(self, buf, off, max_len, n):
         """write() when the pty took less than all (or the bytes were a str): the rest, as _write_rest."""

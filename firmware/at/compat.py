@@ -88,9 +88,15 @@ class Poller:
 
     def __init__(self, size=8, slots=FRESH_POLL_SLOTS):
         self._slots = slots
-        self._p = _poll_with_room(slots)
+        self._use(_poll_with_room(slots))
         self._objs = {}  # MicroPython: object -> mask (to rebuild); CPython: descriptor -> object
-        self.ready = [None] * (2 * size)  # object, events, object, events, ...
+        self.ready = [None] * (2 * size)  # type: list  # object, events, object, events, ...
+
+    def _use(self, p):
+        self._p = p
+        if MICROPYTHON:
+            # ipoll(timeout_ms): the poll's own, no Python call; it yields one reused (object, events) tuple
+            self.ipoll = p.ipoll
 
     def register(self, obj, mask):
         if MICROPYTHON:
@@ -116,7 +122,7 @@ class Poller:
         p = _poll_with_room(slots)
         for obj, mask in self._objs.items():
             p.register(obj, mask)
-        self._p = p
+        self._use(p)
         self._slots = slots
 
     if MICROPYTHON:
@@ -133,6 +139,10 @@ class Poller:
             return n >> 1
 
     else:
+
+        def ipoll(self, timeout_ms):
+            """Iterate over (object, events) of what is ready within ``timeout_ms``."""
+            return iter([(self._objs[fd], events) for fd, events in self._p.poll(timeout_ms)])
 
         def poll(self, timeout_ms):
             n = 0

@@ -126,24 +126,215 @@ class Engine(Modes):
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self, wdt):
-        """The loop, forever. Each pass feeds ``wdt`` (machine.WDT): a pass that hangs resets the module."""
-        while True:
+        """The loop, forever. It feeds ``wdt`` (machine.WDT) when the monitors run (MONITOR_MS to IDLE_MS):
+        a pass that hangs resets the module."""
+        self._loop(wdt, 0)
+
+    def step(self, timeout_ms):
+        """One pass of the loop: wait at most ``timeout_ms`` for input, take it, then run what is due."""
+        self._loop(None, timeout_ms)
+
+    def _loop(self, wdt, t):
+        """The passes of the loop: forever with ``wdt``, else one pass waiting at most ``t`` ms.
+
+        A pass is inline here, entered once: a Python call costs as much as the rest of a pass, which for
+        an ``AT`` is a poll, a read, the handler (found by the line, Engine._dispatch) and one write. What
+        stays the same object is read once into locals, and the state a pass ends with (``cmd``, ``mode``,
+        the line being typed) is where the next one starts, read again only after what may change it: a
+        global or an attribute is a dict lookup, and a store to an attribute more (py/objtype.c looks for
+        a property first). The functions a pass calls keep their frames within MicroPython's 11 words on
+        the C stack (tools/frame_sizes): a bigger frame is a heap allocation per call."""
+        uart = self.uart
+        readinto = uart.readinto  # bound once: a method lookup per call is a dict lookup or two
+        write = uart.write
+        rx = self._rx
+        rx_view = memoryview(rx)  # a slice of it is one small object; of rx, a copy
+        find = rx.find
+        urcs = self._urcs
+        tasks = self._tasks
+        monitors = self._monitors
+        how_of = self._dispatch.get
+        poll_all = self._poll_all
+        poll_uart = self._poll_uart
+        ok = OK
+        ok_len = len(OK)  # written as write(buf, off, n): the host board's Python UART then needs no len()
+        to_bytes = bytes
+        line_mode, data_mode, pass_mode = MODE_LINE, MODE_DATA, MODE_PASS
+        ms = ticks_ms
+        diff = ticks_diff
+        ready = poll_all.ready  # the sockets a poll reported (only poll_all has sockets)
+        cap = len(ready)
+        chores_at = self._chores_at
+        cmd = self._cmd
+        mode = self._mode
+        cr_wait = self._cr_wait
+        partial = cr_wait or self._n or self._overflow  # a line is being typed
+        now = ms()
+        # when the last line read in command mode came, not yet in _last_rx (None: it is there); only data
+        # input, passthrough and a CR's wait for its LF read _last_rx, so it is stored before what may start them
+        rx_at = None
+        # the usual state: command mode, nothing running, nothing half-typed (True: so it is)
+        settled = cmd is None and mode == line_mode and not partial
+        forever = wdt is not None
+        if forever:
             wdt.feed()
-            # how long the pass may wait for input (inline: a call per pass costs more than this)
-            if self._urcs and self._cmd is None and self._mode == MODE_LINE:
-                t = 0
-            else:
-                t = CR_WAIT_MS if self._cr_wait else IDLE_MS
-                if self._cmd is not None:
-                    t = _until(self._wake, t)
-                if self._tasks:
-                    t = self._tasks_due(t)
-                if self._mode == MODE_PASS and (self._pn or self._plus):
-                    t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
+        while True:
+            plain = settled and not urcs
+            if forever:  # how long the pass may wait for input
+                if plain and not tasks:
+                    t = IDLE_MS
+                elif urcs and cmd is None and mode == line_mode:
+                    t = 0
+                else:
+                    t = CR_WAIT_MS if cr_wait else IDLE_MS
+                    if cmd is not None:
+                        t = _until(self._wake, t)
+                    if tasks:
+                        t = self._tasks_due(t)
+                    if mode == pass_mode and (self._pn or self._plus):
+                        t = _until(ticks_add(self._last_rx, self.transintvl), t, 1)
             try:
-                self.step(t)
+                # sockets are read only when nothing is running, nothing is being typed in and no URC waits
+                if plain or (cmd is None and mode != data_mode and (not urcs or mode == pass_mode)):
+                    poller = poll_all
+                else:
+                    poller = poll_uart
+                # what is ready is taken before any of it is handled (handlers may register and unregister):
+                # the UART first, then the sockets
+                uart_ready = False
+                n = 0
+                for entry in poller.ipoll(t):  # MicroPython's yields one tuple, reused
+                    if entry[0] is uart:
+                        uart_ready = True
+                    elif n < cap:
+                        ready[n] = entry[0]
+                        ready[n + 1] = entry[1]
+                        n += 2
+                now = ms()
+                if not uart_ready:
+                    pass
+                elif mode == pass_mode:
+                    self._read_uart()  # (rx_at is None: what may start passthrough runs after it is stored)
+                    settled = False
+                    mode = self._mode
+                    if mode != pass_mode:  # '+++' ended it, and what followed may be a line
+                        cmd = self._cmd
+                        cr_wait = self._cr_wait
+                        partial = cr_wait or self._n or self._overflow
+                else:
+                    k = readinto(rx)
+                    if not k:
+                        pass
+                    elif (k > 2 and rx[k - 1] == 10 and plain and k <= LINE_MAX + 2 and find(b"\r", 0, k) == k - 2
+                          and find(b"\n", 0, k - 2) < 0):
+                        # one whole line in one read, the common case: what _feed does, without its calls
+                        if self.echo:
+                            write(rx, 0, k)
+                        line = to_bytes(rx_view[: k - 2])
+                        how = how_of(line)
+                        if how is None or how[1] is None or line[-1] == 61:  # new, a fixed answer, a set
+                            self.execute(line)
+                        else:  # AT+X, AT+X? or AT+X=? that ran before: what execute does
+                            if self._errors is not how[0]:
+                                self._errors = how[0]
+                            try:
+                                result = how[1](self)
+                            except Exception as e:  # AtError; or a bug in a family
+                                self._failed(e)
+                                result = DONE
+                            if result is None:
+                                write(ok, 0, ok_len)
+                            else:
+                                self._outcome(result)
+                        cmd = self._cmd
+                        mode = self._mode
+                        if cmd is None and mode == line_mode:
+                            rx_at = now  # for _last_rx: its store costs as much as the rest of the line
+                        else:
+                            self._last_rx = now
+                            rx_at = None
+                            settled = False
+                    else:
+                        if rx_at is not None:  # the last line's time, now that _feed may read it
+                            self._last_rx = rx_at
+                            rx_at = None
+                        self._feed(rx, k)
+                        settled = False
+                        cmd = self._cmd
+                        mode = self._mode
+                        cr_wait = self._cr_wait
+                        partial = cr_wait or self._n or self._overflow
+                while n:  # the sockets: only while idle and not in data input
+                    n -= 2
+                    obj = ready[n]
+                    ready[n] = None
+                    if cmd is None and mode != data_mode:
+                        fn = self._watched.get(obj)
+                        if fn is not None:
+                            if rx_at is not None:  # the last line's time, now that what follows may read it
+                                self._last_rx = rx_at
+                                rx_at = None
+                            fn(obj, ready[n + 1])
+                            settled = False
+                            cmd = self._cmd
+                            mode = self._mode
+                # what is due: monitors, tasks, a CR whose LF did not come, the running command, passthrough's
+                # idle flush, the URCs (each read again after what may change it)
+                if diff(now, chores_at) >= 0:
+                    chores_at = ticks_add(now, MONITOR_MS)
+                    self._chores_at = chores_at  # for the next step()
+                    if forever:
+                        wdt.feed()
+                    if rx_at is not None:  # the last line's time, now that what follows may read it
+                        self._last_rx = rx_at
+                        rx_at = None
+                    for fn in monitors:
+                        try:
+                            fn(self)
+                        except Exception as e:
+                            print_exc(e)
+                    settled = False
+                    cmd = self._cmd
+                    mode = self._mode
+                if tasks:
+                    if rx_at is not None:  # the last line's time, now that what follows may read it
+                        self._last_rx = rx_at
+                        rx_at = None
+                    self._run_tasks()
+                    settled = False
+                    cmd = self._cmd
+                    mode = self._mode
+                if not settled:
+                    if cr_wait and diff(ms(), self._last_rx) >= CR_WAIT_MS:
+                        self._cr_wait = False
+                        self._end_line()
+                        cmd = self._cmd
+                        mode = self._mode
+                        cr_wait = partial = False
+                    if cmd is not None and diff(ms(), self._wake) >= 0:
+                        self._resume()
+                        cmd = self._cmd
+                        mode = self._mode
+                    if mode == pass_mode and (self._pn or self._plus):
+                        self._pass_idle()
+                        mode = self._mode
+                    settled = cmd is None and mode == line_mode and not partial
+                if urcs and cmd is None and mode == line_mode:
+                    self.write_urcs()
             except Exception as e:  # whatever a pass ran into (a link dying under a write) ends only it
+                if not forever:
+                    raise
                 print_exc(e)
+                cmd = self._cmd
+                mode = self._mode
+                cr_wait = self._cr_wait
+                partial = cr_wait or self._n or self._overflow
+                settled = cmd is None and mode == line_mode and not partial
+                now = ms()
+            if not forever:
+                if rx_at is not None:
+                    self._last_rx = rx_at
+                return
 
     def boot(self):
         """Run ``boot(at)`` of each family whose table rows carry the BOOT flag (e.g. rejoin the saved AP),
@@ -190,57 +381,6 @@ class Engine(Modes):
             except Exception as e:
                 print_exc(e)
                 self._tasks.remove(task)
-
-    def step(self, timeout_ms):
-        """One pass of the loop: wait at most ``timeout_ms`` for input, take it, then run what is due.
-
-        The functions a pass calls keep their frames within MicroPython's 11 words on the C stack
-        (tools/frame_sizes): a bigger frame is a heap allocation per call, slow on a fragmented heap."""
-        # sockets are read only when nothing is running, nothing is being typed in and no URC waits
-        if self._cmd is None and self._mode != MODE_DATA and (not self._urcs or self._mode == MODE_PASS):
-            poller = self._poll_all
-        else:
-            poller = self._poll_uart
-        n = 2 * poller.poll(timeout_ms)
-        i = 0
-        while i < n:
-            if poller.ready[i] is self.uart:
-                poller.ready[i] = None
-                self._read_uart()
-            else:
-                self._take(poller.ready, i)
-            i += 2
-        self._chores(ticks_ms())
-
-    def _take(self, ready, i):
-        """A socket the poll reported: ready[i], its events ready[i + 1]."""
-        obj = ready[i]
-        ready[i] = None
-        if obj in self._watched and self._cmd is None and self._mode != MODE_DATA:
-            self._watched[obj](obj, ready[i + 1])
-
-    def _chores(self, now):
-        if ticks_diff(now, self._chores_at) >= 0:
-            self._chores_at = ticks_add(now, MONITOR_MS)
-            self._run_monitors()
-        if self._tasks:
-            self._run_tasks()
-        if self._cr_wait and ticks_diff(ticks_ms(), self._last_rx) >= CR_WAIT_MS:
-            self._cr_wait = False
-            self._end_line()
-        if self._cmd is not None and ticks_diff(ticks_ms(), self._wake) >= 0:
-            self._resume()
-        if self._mode == MODE_PASS and (self._pn or self._plus):
-            self._pass_idle()
-        if self._urcs and self._cmd is None and self._mode == MODE_LINE:
-            self.write_urcs()
-
-    def _run_monitors(self):
-        for fn in self._monitors:
-            try:
-                fn(self)
-            except Exception as e:
-                print_exc(e)
 
     def _tasks_due(self, t):
         for task in self._tasks:
@@ -404,7 +544,13 @@ class Engine(Modes):
             return
         if result is None:
             self.uart.write(OK)
-        elif type(result) is _GENERATOR:
+        else:
+            self._outcome(result)
+
+    def _outcome(self, result):
+        """What a handler's result other than None (OK) asks for: a generator runs, False is ERROR, DONE
+        is nothing more."""
+        if type(result) is _GENERATOR:
             self._cmd = result
             self._wake = ticks_ms()
             self._resume()
