@@ -213,12 +213,15 @@ class Engine(Modes):
                 now = ms()
                 if not uart_ready:
                     pass
-                elif mode == pass_mode:
-                    self._read_uart()  # (rx_at is None: what may start passthrough runs after it is stored)
+                elif mode != line_mode:
+                    # data input or passthrough: they read into the engine's own buffer, which they make
+                    # RX_SIZE (the loop's rx stays the line-sized one); rx_at is None here: what may start
+                    # them runs after it is stored
+                    self._read_uart()
                     settled = False
+                    cmd = self._cmd
                     mode = self._mode
-                    if mode != pass_mode:  # '+++' ended it, and what followed may be a line
-                        cmd = self._cmd
+                    if mode == line_mode:  # data input or '+++' ended, and what followed may be a line
                         cr_wait = self._cr_wait
                         partial = cr_wait or self._n or self._overflow
                 else:
