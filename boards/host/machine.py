@@ -258,7 +258,9 @@ class UART(io.IOBase):
                 self._dropped += end - off
                 return
             elif self._out.poll(10):
-                time.sleep(0.001)  # "room" that took nothing: do not spin
+                # "room" that took nothing: do not spin, but wait no longer than the reader takes to drain a
+                # buffer (a 1 ms sleep here bounded the TCP->UART rate at a fifth of a bare copy loop's)
+                time.sleep(0.00005)
 
     def flush(self):
         pass
