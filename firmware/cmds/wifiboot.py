@@ -1,11 +1,11 @@
 """Wi-Fi at power-up, without the Wi-Fi family: the saved mode, and the saved AP rejoined when
-AT+CWAUTOCONN=1 (seed 004 §4.2.19, here too). cmds/wifi.py (13 KiB of heap) is imported at the first
+AT+CWAUTOCONN=1 (seed 004 §4.2.10, here too). cmds/wifi.py (12 KiB of heap) is imported at the first
 Wi-Fi command, or by the monitor once boot's join has ended (joined or failed: the family writes
 WIFI CONNECTED / WIFI GOT IP and keeps the link from there); at boot only when a SoftAP or addresses
 were saved (its monitor watches the SoftAP's stations).
 
-What cmds/wifi.py uses: JAP_KEY, SOFTAP_KEY, RECONN_KEY, ADDRESS_KEYS (its store records), connect(), watch (the
-monitor, which hands over to ``wifi.watch``) and handover() (what boot found, taken once at import).
+What cmds/wifi.py uses: JAP_KEY, SOFTAP_KEY, RECONN_KEY, ADDRESS_KEYS (its store records), connect() and
+handover() (what boot found, taken once at import; from then on the monitor ``watch`` calls ``wifi.watch``).
 """
 import network
 from at.compat import print_exc
