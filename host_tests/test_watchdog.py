@@ -3,7 +3,6 @@ watchdog writes the firmware's Python stack to the console log and the module re
 it in its status). The hang comes from the control channel's ``stall`` (a firmware command cannot hang on
 purpose). Under both interpreters; AT_WDT_MS shortens the watchdog so the tests do not wait 30 s."""
 import re
-import time
 
 import pytest
 
@@ -22,6 +21,9 @@ def test_a_hang_writes_the_stack_to_the_console_and_resets_the_module(interp, sh
         assert emu.command("ATE0") == [b"ATE0", b"OK"]
         assert emu.control(op="status")["watchdog_resets"] == 0
         assert emu.control(op="stall") == {"ok": True}
+        # the next call into the radio hangs: a command that reads it (an idle module whose station has
+        # nothing to join calls none)
+        emu.send(b"AT+CWSTATE?\r\n")
         emu.read_until(b"ready\r\n", timeout=60)  # the module restarted
         status = emu.control(op="status")
         assert status["watchdog_resets"] == 1 and status["boots"] == 2 and status["crashes"] == 0
@@ -61,7 +63,7 @@ def test_a_command_answered_by_a_restart_fails_at_once_with_the_console(interp, 
     """The harness turns 'the module restarted under a command' into a failure that shows the console."""
     with Emulator(interp) as emu:
         assert emu.control(op="stall") == {"ok": True}
-        time.sleep(1)  # the loop meets the stall at its next look at the radio (every 100 ms at most)
-        with pytest.raises(AssertionError, match=r"watchdog resets 1\) while answering b?'AT'") as e:
-            emu.command("AT", timeout=60)
+        # the stall hangs the next call into the radio: a command that reads it
+        with pytest.raises(AssertionError, match=r"watchdog resets 1\) while answering b?'AT\+CWSTATE\?'") as e:
+            emu.command("AT+CWSTATE?", timeout=60)
         assert "upy-at: watchdog: the loop was not fed" in str(e.value)

@@ -15,7 +15,7 @@ import sys
 
 HOST = ("hoststate", "machine", "esp32", "network", "bluetooth", "netmap", "boardcfg")
 FIRMWARE = ("at.compat", "at.parser", "at.replies", "at.table", "at.store", "at.engine", "cmds.basic",
-            "cmds.wifi", "cmds.wifiaddr", "cmds.translink", "cmds.flash", "cmds.softap", "net.transport",
+            "cmds.wifiboot", "cmds.wifi", "cmds.wifiaddr", "cmds.translink", "cmds.flash", "cmds.softap", "net.transport",
             "cmds.tcplinks", "cmds.tcpip", "net.pki", "net.mqtt_codec", "net.mqtt", "net.session", "cmds.mqtt",
             "net.http", "cmds.ota", "net.sntp", "net.ping", "cmds.netutil", "cmds.system", "cmds.tencent")
 

@@ -34,6 +34,7 @@ else:
 _DEFAULT_MAC = "240ac4000003"
 _START_WAIT_S = 20  # how long active(True) waits for an air it has just started
 _REQUEST_WAIT_S = 10
+_READ = 2048  # bytes per read from the air (NimBLE on the chip never allocates a large block either)
 _EINVAL = 22
 _ETIMEDOUT = 110
 _EAGAIN = 11
@@ -95,7 +96,8 @@ class _Link:
         self.path = path
         self.sock = self._open(path)
         self.sock.setblocking(False)
-        self.inbox = b""
+        self.buf = bytearray(_READ)  # each read lands here: the air's lines are a stream, so a read may end
+        self.inbox = bytearray()  # inside a line, whose start waits here for the rest
         self.events = []
         self.answers = {}  # request id -> the air's answer, until the request takes it
         self.dispatching = False
@@ -174,23 +176,26 @@ class _Link:
     # ---- reading ----
     def _read(self):
         try:
-            data = self.sock.recv(65536)
+            n = self.sock.readinto(self.buf) if _MICROPYTHON else self.sock.recv_into(self.buf)
         except OSError as e:
             if e.args[0] == _EAGAIN:
                 return False
             raise
-        if not data:
+        if n is None:  # MicroPython: nothing to read yet
+            return False
+        if not n:
             raise OSError(_ETIMEDOUT)  # the air is gone
-        self.inbox += data
+        self.inbox += memoryview(self.buf)[:n]
         return True
 
     def _messages(self):
+        """The air's complete lines (one JSON object each) read so far; a partial one stays in inbox."""
         while True:
             i = self.inbox.find(b"\n")
             if i < 0:
                 return
-            line = self.inbox[:i]
-            self.inbox = self.inbox[i + 1 :]
+            line = bytes(self.inbox[:i])
+            self.inbox[: i + 1] = b""
             yield json.loads(line)
 
     def _pump(self):

@@ -5,6 +5,9 @@ The family keeps the link state itself: the station's own reconnects are off (``
 monitor rejoins the AP per AT+CWRECONNCFG, writing WIFI CONNECTED / WIFI GOT IP / WIFI DISCONNECT and
 the SoftAP's station events as URCs. Settings are saved as the v1.2 manual says (subject to AT+SYSSTORE),
 each as one store record. The SoftAP's commands are in cmds/softap.py, the addresses' in cmds/wifiaddr.py.
+Boot does not import this module: cmds/wifiboot.py restores the mode and starts joining the saved AP,
+then this module takes over (at its import, from wifiboot.handover()) at the first Wi-Fi command or once
+that join has ended.
 
 What other families use (nothing else):
   station_up(), station_ip(), station_mac(), was_up()    the station's link and address
@@ -14,8 +17,10 @@ What other families use (nothing else):
   sta, ap (the network.WLAN objects), mac_text, parse_mac, parse_ip
 """
 import network
-from at.compat import ticks_ms, ticks_diff, print_exc
+from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
+from cmds import wifiboot
+from cmds.wifiboot import JAP_KEY, SOFTAP_KEY, RECONN_KEY, ADDRESS_KEYS
 
 sta = network.WLAN(network.WLAN.IF_STA)
 ap = network.WLAN(network.WLAN.IF_AP)
@@ -24,21 +29,16 @@ ap = network.WLAN(network.WLAN.IF_AP)
 IDLE, CONNECTED, GOT_IP, CONNECTING, LOST = 0, 1, 2, 3, 4
 _FAILED = {network.STAT_WRONG_PASSWORD: 2, network.STAT_NO_AP_FOUND: 3}  # +CWJAP:<code>; others 4
 
-# Store records (one key each: a setting is saved whole or not at all).
-JAP_KEY = "wifi_jap"  # ssid, password, bssid (6 bytes or empty)
-SOFTAP_KEY = "wifi_softap"  # ssid, password, channel, ecn, max connections, hidden
-RECONN_KEY = "wifi_reconn"  # interval, count
-
-link = IDLE
+# joined: (ssid, password, bssid or None) the station joins and rejoins (boot read the saved one);
+# AT+CWRECONNCFG: seconds between rejoins (0: never) and how many (0: forever); boot's join is under way.
+joined, (reconn_interval, reconn_count), _boot_join = wifiboot.handover()
+link = CONNECTING if _boot_join else IDLE
 _was_up = False  # the station has had an IP since boot
-joined = None  # (ssid, password, bssid or None) the station joins and rejoins
 joined_info = None  # (bssid str, channel) of the AP found when joining
 _retry_at = None  # ticks when the monitor next tries to rejoin
 _retries = 0
 _stations = {}  # SoftAP: mac -> ip (None until DHCP gave one)
 _last_check = 0
-reconn_interval = 1  # AT+CWRECONNCFG: seconds between rejoins (0: never) ...
-reconn_count = 0  # ... and how many (0: forever)
 _listeners = []  # fn(at, state) called on every link change
 softap_pwd = ""  # the SoftAP's password (WLAN.config cannot read the key back)
 _ECN_SEC = {0: 0, 2: 2, 3: 3, 4: 4}  # AT <ecn> -> WLAN security (WEP, 1, is refused)
@@ -129,48 +129,29 @@ def _set_link(at, state):
 
 
 # ---- boot and the monitor ----------------------------------------------------------------------
-def boot(at):
-    """Restore the saved mode, addresses and SoftAP; rejoin the saved AP when AT+CWAUTOCONN=1."""
-    global joined, reconn_interval, reconn_count
+def restore(at):
+    """The saved addresses and SoftAP (cmds/wifiboot.py calls it at boot when there are some)."""
     store = at.store
-    m = store.get_int("cwmode", 1)
-    sta.active(bool(m & 1))
-    ap.active(bool(m & 2))
-    sta.config(reconnects=0)
-    if [k for k in ("stamac", "apmac", "sta_ip", "ap_ip") if store.get_bytes(k)]:
+    if [k for k in ADDRESS_KEYS if store.get_bytes(k)]:
         from cmds import wifiaddr  # imported here (it imports this module), and only when it saved something
 
         wifiaddr.restore(at)
     r = store.get_record(SOFTAP_KEY, 6)
     if r:
         _apply_softap(r[0].decode(), r[1].decode(), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
-    r = store.get_record(RECONN_KEY, 2)
-    if r:
-        reconn_interval, reconn_count = int(r[0]), int(r[1])
-    r = store.get_record(JAP_KEY, 3)
-    if r:
-        joined = (r[0].decode(), r[1].decode(), r[2] or None)
-        if store.get_int("autoconn", 1) and m & 1:
-            _connect(*joined)
-    at.monitor(watch)
 
 
 def _connect(ssid, pwd, bssid):
     global link, _retry_at
-    try:
-        if bssid:
-            sta.connect(ssid, pwd, bssid=bssid)
-        else:
-            sta.connect(ssid, pwd)
-    except OSError as e:
-        print_exc(e)
+    wifiboot.connect(ssid, pwd, bssid)
     _retry_at = None
     if link == IDLE or link == LOST:
         link = CONNECTING
 
 
 def watch(at):
-    """The monitor: link changes become URCs; a lost link is rejoined per AT+CWRECONNCFG."""
+    """The monitor (cmds.wifiboot's calls it): link changes become URCs; a lost link is rejoined per
+    AT+CWRECONNCFG."""
     global _last_check, _retry_at, _retries
     now = ticks_ms()
     if ticks_diff(now, _last_check) < 100 or at.busy:
@@ -365,7 +346,7 @@ def leave(at):
     link = IDLE
 
 
-# ---- AT+CWQAP, AT+CWRECONNCFG, AT+CWSTATE, AT+CWAUTOCONN ---------------------------------------
+# ---- AT+CWQAP, AT+CWRECONNCFG, AT+CWSTATE (AT+CWAUTOCONN: cmds/wifiboot.py) ---------------------
 def e_cwqap(at):
     leave(at)
 
@@ -386,17 +367,6 @@ def q_cwreconncfg(at):
 def q_cwstate(at):
     state = link if sta.active() else IDLE
     at.reply('+CWSTATE:%d,"%s"' % (state, joined[0] if joined and state != IDLE else ""))
-
-
-p_cwautoconn = (num(0, 1),)
-
-
-def s_cwautoconn(at, on):
-    at.store.put_int("autoconn", on)  # always saved (esp-at)
-
-
-def q_cwautoconn(at):
-    at.reply("+CWAUTOCONN:%d" % at.store.get_int("autoconn", 1))
 
 
 # ---- scanning ----------------------------------------------------------------------------------
