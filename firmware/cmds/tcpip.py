@@ -10,7 +10,7 @@ from at.compat import ticks_ms, ticks_diff
 from at.engine import DONE
 from at.modes import PASS_CHUNK
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
-from cmds import tcplinks, wifi
+from cmds import tcplinks
 from cmds.tcplinks import Link, MAX_LINKS, links
 from net import transport
 
@@ -147,6 +147,7 @@ def s_cipstart(at, v0, v1, v2, v3, v4, v5=None):
     if links[index] is not None:
         at.reply("ALREADY CONNECTED")
         raise AtError(E_EXEC)
+    wifi = at.family("wifi")  # imported here: a session of links alone never needs the Wi-Fi family's code
     if not wifi.sta.isconnected() and not wifi.ap.active():
         raise AtError(E_EXEC)  # no network
     try:
@@ -345,7 +346,7 @@ def q_cipstate(at):
 
 def e_cipstatus(at):
     """STATUS:<2 got IP, 3 linked, 4 links closed, 5 no IP>, then +CIPSTATUS per link (v1.2)."""
-    if not wifi.sta.isconnected():
+    if not at.family("wifi").sta.isconnected():
         stat = 5
     elif any(links):
         stat = 3
@@ -380,6 +381,7 @@ p_cipdns = (num(0, 1), text(15, opt=True), text(15, opt=True), text(15, opt=True
 
 def s_cipdns(at, enable, dns0, dns1, dns2):
     servers = [d for d in (dns0, dns1, dns2) if d] if enable else []
+    wifi = at.family("wifi")
     for i in range(len(servers)):
         wifi.parse_ip(servers[i], i + 1)
     if len(servers) != len(set(servers)):
@@ -425,6 +427,7 @@ def start_saved(at, saved):
 
 def _boot_passthrough(at, kind, host, port, extra):
     global cipmode, pass_target
+    wifi = at.family("wifi")
     while True:
         while not wifi.sta.isconnected():
             yield 200

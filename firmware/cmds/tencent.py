@@ -16,7 +16,6 @@ from at import replies
 from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text
 from at.replies import DONE, OK
-from cmds import wifi
 
 ERRORS = replies.cme
 
@@ -191,7 +190,7 @@ def e_tcmodule(at):
     name, flash = module(at)[:2]
     at.reply("Module HW name: %s" % name)
     at.reply("Module FW version: QCloud_AT_v%s_upy-at_ESP32" % VERSION)
-    at.reply("Module Mac addr: %s" % wifi.station_mac())
+    at.reply("Module Mac addr: %s" % at.family("wifi").station_mac())
     at.reply("Module FW compiled time: %s" % boardcfg.BUILD)
     at.reply("Module Flash size: %dMB" % flash)
 
@@ -246,7 +245,7 @@ def s_tcmqttsrv(at, ip):
     if mqtt_connected():
         raise AtError(E_STATE)
     try:
-        wifi.parse_ip(ip, 0)
+        at.family("wifi").parse_ip(ip, 0)
     except AtError:
         raise AtError(E_PARAM)
     at.store.put_bytes(_SRV, ip)
@@ -392,8 +391,8 @@ def s_tccertdel(at, name):
 
 # ---- SmartConfig provisioning (§6.1-6.2) --------------------------------------------------------
 def e_tcstartsmart(at):
-    wifi.unavailable("SmartConfig")
+    at.family("wifi").unavailable("SmartConfig")
 
 
 def e_tcstopsmart(at):
-    wifi.unavailable("SmartConfig")
+    at.family("wifi").unavailable("SmartConfig")
