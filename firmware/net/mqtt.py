@@ -47,7 +47,7 @@ and when TLS holds decrypted bytes that poll() cannot see. Each connection has i
 one you watched when ("disconnected", ...) comes, watch c.sock after the next connect(). The client never
 reconnects by itself; Backoff gives the delays a family waits between its connect() attempts.
 """
-from at.compat import ticks_ms, ticks_diff, ticks_add
+from at.compat import const, ticks_ms, ticks_diff, ticks_add
 from net import transport
 from net.mqtt_codec import (CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE,
                             UNSUBACK, PINGRESP, PUBLISH_PART, MAX_PACKET, Decoder, ProtocolError, encode_connect,
@@ -71,8 +71,8 @@ BUSY = "busy"  # max_inflight requests await their acks
 _KIND = {PUBLISH: "publish", SUBSCRIBE: "subscribe", UNSUBSCRIBE: "unsubscribe"}
 _READS = 8  # socket reads per read() call at most
 _QOS2_SEEN = 32  # incoming QoS 2 ids remembered until their PUBREL
-TX_SIZE = 512  # the PUBLISH buffer, made on the first publish: an esp-at AT+MQTTPUB (topic 128, data 256) fits
-_TX_AT = 5  # where the topic starts in it: room for any fixed header
+TX_SIZE = const(512)  # the PUBLISH buffer, made on the first publish: an esp-at AT+MQTTPUB (topic 128, data 256) fits
+_TX_AT = const(5)  # where the topic starts in it: room for any fixed header
 
 
 class MqttError(Exception):
@@ -125,7 +125,7 @@ class Client:
         self._ping_at = None  # ticks when the outstanding PINGREQ went out
         self._tx = None  # the PUBLISH buffer (TX_SIZE), holding the last topic sent ...
         self._txmv = None
-        self._topic = None  # ... (bytes), or None
+        self._topic = None  # ... (a memoryview of it, which bytes and str compare with, without warning), or None
         self._topic_end = 0  # where it ends in _tx
 
     @property
@@ -230,8 +230,6 @@ class Client:
         if conn is None:
             raise MqttError(NOT_CONNECTED)
         pid = self._new_request(qos) if qos else 0
-        if isinstance(topic, str):  # as bytes: MicroPython warns when a str is compared with bytes
-            topic = topic.encode()
         i = self._topic_end if topic == self._topic else self._put_topic(topic)
         end = i + (2 if qos else 0) + len(payload)
         if i and end <= TX_SIZE:
@@ -263,7 +261,7 @@ class Client:
         if _TX_AT + 4 + len(name) > TX_SIZE:
             return 0
         self._topic_end = put_topic(self._tx, _TX_AT, name)
-        self._topic = topic
+        self._topic = self._txmv[_TX_AT + 2 : self._topic_end]
         return self._topic_end
 
     def subscribe(self, topic, qos=0):
