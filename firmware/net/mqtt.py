@@ -239,7 +239,13 @@ class Client:
                 tx[i + 1] = pid & 255
                 i += 2
             tx[i:end] = payload
-            packet = self._txmv[put_head(tx, _TX_AT, end, 0x30 | qos << 1 | (1 if retain else 0)) : end]
+            first = 0x30 | qos << 1 | (1 if retain else 0)
+            if end - _TX_AT < 128:  # put_head's short case, here: the hot path
+                tx[_TX_AT - 2] = first
+                tx[_TX_AT - 1] = end - _TX_AT
+                packet = self._txmv[_TX_AT - 2 : end]
+            else:
+                packet = self._txmv[put_head(tx, _TX_AT, end, first) : end]
         else:  # a topic or message too long for the buffer
             packet = encode_publish(topic, payload, qos, retain, False, pid)
         if not conn.send_blocking(packet, self.timeout_ms):
