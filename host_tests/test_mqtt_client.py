@@ -129,7 +129,8 @@ def test_publish_subscribe_unsubscribe(broker):
             ["puback", pid + 3], ["publish", "u/température/€", "é€", 1, 0, 0]]
         assert after(lines, ["4000 bytes", pid + 4]) == [["puback", pid + 4], ["publish", "u/big", True, 4000, 1, 0, 0]]
         assert after(lines, ["same topic", 0]) == [["publish", "u/big", "again", 0, 0, 0]]
-        assert after(lines, ["600-byte topic", pid + 5]) == [["puback", pid + 5], ["publish", "u/" + "t" * 598, "long", 1, 0, 0]]
+        assert after(lines, ["600-byte topic", pid + 5]) == [
+            ["puback", pid + 5], ["publish", "u/" + "t" * 598, "long", 1, 0, 0]]
         assert after(lines, ["retained", pid + 6]) == [["puback", pid + 6]]
         rsid = pid + 7
         assert after(lines, ["subscribe retained", rsid]) == [

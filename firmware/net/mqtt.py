@@ -51,8 +51,8 @@ from at.compat import const, ticks_ms, ticks_diff, ticks_add
 from net import transport
 from net.mqtt_codec import (CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE,
                             UNSUBACK, PINGRESP, PUBLISH_PART, MAX_PACKET, Decoder, ProtocolError, encode_connect,
-                            encode_publish, topic_name, put_topic, put_head, encode_ack, encode_subscribe, encode_unsubscribe, PINGREQ_PACKET,
-                            DISCONNECT_PACKET)
+                            encode_publish, topic_name, put_topic, put_head, encode_ack, encode_subscribe,
+                            encode_unsubscribe, PINGREQ_PACKET, DISCONNECT_PACKET)
 
 # Reasons: in ("disconnected", reason), ("failed", kind, pid, reason), MqttError and ConnectError
 CLOSED = "closed"  # the broker closed the connection (or it was reset)
