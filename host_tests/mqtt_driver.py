@@ -160,6 +160,8 @@ def pubsub(a):
         ("empty payload", b"t/a", b"", 1, False),
         ("utf-8 topic", "u/température/€", "é€".encode(), 1, False),
         ("4000 bytes", b"u/big", bytes([i % 251 for i in range(4000)]), 1, False),
+        ("same topic", b"u/big", b"again", 0, False),  # the topic the client kept from the publish before
+        ("600-byte topic", b"u/" + b"t" * 598, b"long", 1, False),  # longer than the client's PUBLISH buffer
         ("retained", b"r/x", b"kept", 1, True),
     )
     for label, topic, payload, qos, retain in steps:

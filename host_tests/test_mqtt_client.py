@@ -128,8 +128,11 @@ def test_publish_subscribe_unsubscribe(broker):
         assert after(lines, ["utf-8 topic", pid + 3]) == [
             ["puback", pid + 3], ["publish", "u/température/€", "é€", 1, 0, 0]]
         assert after(lines, ["4000 bytes", pid + 4]) == [["puback", pid + 4], ["publish", "u/big", True, 4000, 1, 0, 0]]
-        assert after(lines, ["retained", pid + 5]) == [["puback", pid + 5]]
-        rsid = pid + 6
+        assert after(lines, ["same topic", 0]) == [["publish", "u/big", "again", 0, 0, 0]]
+        assert after(lines, ["600-byte topic", pid + 5]) == [
+            ["puback", pid + 5], ["publish", "u/" + "t" * 598, "long", 1, 0, 0]]
+        assert after(lines, ["retained", pid + 6]) == [["puback", pid + 6]]
+        rsid = pid + 7
         assert after(lines, ["subscribe retained", rsid]) == [
             ["publish", "r/x", "kept", 1, 1, 0], ["suback", rsid, [1]]]  # the retain flag is set
         uid = rsid + 1

@@ -231,9 +231,13 @@ p_mqttpub = (num(0, 0), utf8(128, 1), utf8(256), num(0, 2), num(0, 1))  # as byt
 
 
 def s_mqttpub(at, link_id, topic, data, qos, retain):
-    _connected()
-    pid = _send(topic, data, qos, retain)
-    if pid is None:
+    if link0 is None:
+        raise AtError(E_DISCONNECTED)
+    try:
+        pid = link0.client.publish(topic, data, qos, retain)  # the session's publish, one call less per line
+    except mqtt.MqttError as e:
+        raise AtError(E_DISCONNECTED if e.args[0] == mqtt.NOT_CONNECTED else E_PUBLISH_FAILED)
+    except ValueError:
         raise AtError(E_PUBLISH_FAILED)
     return _acked(pid) if qos else None  # QoS 0 is done once sent: no generator to step
 

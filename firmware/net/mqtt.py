@@ -47,12 +47,12 @@ and when TLS holds decrypted bytes that poll() cannot see. Each connection has i
 one you watched when ("disconnected", ...) comes, watch c.sock after the next connect(). The client never
 reconnects by itself; Backoff gives the delays a family waits between its connect() attempts.
 """
-from at.compat import ticks_ms, ticks_diff, ticks_add
+from at.compat import const, ticks_ms, ticks_diff, ticks_add
 from net import transport
 from net.mqtt_codec import (CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE,
                             UNSUBACK, PINGRESP, PUBLISH_PART, MAX_PACKET, Decoder, ProtocolError, encode_connect,
-                            encode_publish, encode_ack, encode_subscribe, encode_unsubscribe, PINGREQ_PACKET,
-                            DISCONNECT_PACKET)
+                            encode_publish, topic_name, put_topic, put_head, encode_ack, encode_subscribe,
+                            encode_unsubscribe, PINGREQ_PACKET, DISCONNECT_PACKET)
 
 # Reasons: in ("disconnected", reason), ("failed", kind, pid, reason), MqttError and ConnectError
 CLOSED = "closed"  # the broker closed the connection (or it was reset)
@@ -71,6 +71,8 @@ BUSY = "busy"  # max_inflight requests await their acks
 _KIND = {PUBLISH: "publish", SUBSCRIBE: "subscribe", UNSUBSCRIBE: "unsubscribe"}
 _READS = 8  # socket reads per read() call at most
 _QOS2_SEEN = 32  # incoming QoS 2 ids remembered until their PUBREL
+TX_SIZE = const(512)  # the PUBLISH buffer, made on the first publish: an esp-at AT+MQTTPUB (topic 128, data 256) fits
+_TX_AT = const(5)  # where the topic starts in it: room for any fixed header
 
 
 class MqttError(Exception):
@@ -121,6 +123,10 @@ class Client:
         self._last_tx = 0
         self._last_rx = 0
         self._ping_at = None  # ticks when the outstanding PINGREQ went out
+        self._tx = None  # the PUBLISH buffer (TX_SIZE), holding the last topic sent ...
+        self._txmv = None
+        self._topic = None  # ... (a memoryview of it, which bytes and str compare with, without warning), or None
+        self._topic_end = 0  # where it ends in _tx
 
     @property
     def connected(self):
@@ -217,11 +223,52 @@ class Client:
 
     # -- requests
     def publish(self, topic, payload, qos=0, retain=False):
-        """Send a PUBLISH now; returns its packet id (0 for QoS 0). ("puback", pid) follows for QoS 1 and 2."""
-        self._ready(qos)
-        pid = self._new_pid() if qos else 0
-        self._request(encode_publish(topic, payload, qos, retain, False, pid), PUBLISH, pid, qos)
+        """Send a PUBLISH now; returns its packet id (0 for QoS 0). ("puback", pid) follows for QoS 1 and 2.
+        The packet is built in the client's buffer, whose topic stays for the next publish to the same one,
+        and sent here (as _request and _send do, without their two calls: this is the hot path)."""
+        conn = self._conn
+        if conn is None:
+            raise MqttError(NOT_CONNECTED)
+        pid = self._new_request(qos) if qos else 0
+        i = self._topic_end if topic == self._topic else self._put_topic(topic)
+        end = i + (2 if qos else 0) + len(payload)
+        if i and end <= TX_SIZE:
+            tx = self._tx
+            if qos:
+                tx[i] = pid >> 8
+                tx[i + 1] = pid & 255
+                i += 2
+            tx[i:end] = payload
+            first = 0x30 | qos << 1 | (1 if retain else 0)
+            if end - _TX_AT < 128:  # put_head's short case, here: the hot path
+                tx[_TX_AT - 2] = first
+                tx[_TX_AT - 1] = end - _TX_AT
+                packet = self._txmv[_TX_AT - 2 : end]
+            else:
+                packet = self._txmv[put_head(tx, _TX_AT, end, first) : end]
+        else:  # a topic or message too long for the buffer
+            packet = encode_publish(topic, payload, qos, retain, False, pid)
+        if not conn.send_blocking(packet, self.timeout_ms):
+            self._drop(SEND_FAILED)
+            raise MqttError(SEND_FAILED)
+        self._last_tx = ticks_ms()
+        if qos:
+            self._pending[pid] = [PUBLISH, ticks_add(ticks_ms(), self.timeout_ms), qos]
         return pid
+
+    def _put_topic(self, topic):
+        """Check ``topic`` and write it in the PUBLISH buffer (made now if need be); returns where it ends
+        there, or 0 when it does not fit."""
+        name = topic_name(topic)
+        if self._tx is None:
+            self._tx = bytearray(TX_SIZE)
+            self._txmv = memoryview(self._tx)
+        self._topic = None
+        if _TX_AT + 4 + len(name) > TX_SIZE:
+            return 0
+        self._topic_end = put_topic(self._tx, _TX_AT, name)
+        self._topic = self._txmv[_TX_AT + 2 : self._topic_end]
+        return self._topic_end
 
     def subscribe(self, topic, qos=0):
         """SUBSCRIBE to one filter, or to a list of (filter, qos); returns the packet id of the SUBACK to come."""
@@ -274,6 +321,14 @@ class Client:
             if pid not in self._pending:
                 self._pid = pid
                 return pid
+
+    def _new_request(self, qos):
+        """The packet id of a publish at ``qos`` 1 or 2 (connected: checked); MqttError(BUSY), ValueError."""
+        if len(self._pending) >= self.max_inflight:
+            raise MqttError(BUSY)
+        if qos != 1 and qos != 2:
+            raise ValueError("bad QoS")
+        return self._new_pid()
 
     # -- the loop's side
     def read(self, room=-1):

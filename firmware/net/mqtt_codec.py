@@ -99,37 +99,64 @@ def encode_connect(client_id, keepalive=60, clean=True, user=None, password=None
 
 def encode_publish(topic, payload, qos=0, retain=False, dup=False, pid=0):
     """PUBLISH (pid only for QoS 1 and 2). A topic name is not empty and has no wildcards. The packet is
-    built in one buffer, the one allocation of a publish."""
+    built in one buffer, the one allocation of a publish (the client reuses its own: put_topic, put_head)."""
     _check_qos(qos)
+    topic = topic_name(topic)
+    if qos:
+        _check_pid(pid)
+    n = 2 + len(topic) + (2 if qos else 0) + len(payload)
+    if n > 268435455:
+        raise ValueError("packet too large")
+    at = 2 + (n > 127) + (n > 16383) + (n > 2097151)  # the fixed header's length
+    out = bytearray(at + n)
+    i = put_topic(out, at, topic)
+    if qos:
+        out[i] = pid >> 8
+        out[i + 1] = pid & 255
+        i += 2
+    out[i:] = payload
+    put_head(out, at, at + n, 0x30 | (0x08 if dup else 0) | qos << 1 | (1 if retain else 0))
+    return out
+
+
+def topic_name(topic):
+    """A topic name as bytes (str as UTF-8); ValueError when it is empty, has wildcards or is too long."""
     if isinstance(topic, str):
         topic = topic.encode()
     if len(topic) > 65535:
         raise ValueError("field longer than 65535 bytes")
     if not topic or b"+" in topic or b"#" in topic:
         raise ValueError("bad topic name")
-    if qos:
-        _check_pid(pid)
-    n = 2 + len(topic) + (2 if qos else 0) + len(payload)
-    if n > 268435455:
-        raise ValueError("packet too large")
-    out = bytearray(2 + (n > 127) + (n > 16383) + (n > 2097151) + n)
-    i = _put_length(out, n)
-    out[0] = 0x30 | (0x08 if dup else 0) | qos << 1 | (1 if retain else 0)
-    out[i] = len(topic) >> 8
-    out[i + 1] = len(topic) & 255
-    out[i + 2 : i + 2 + len(topic)] = topic
-    i += 2 + len(topic)
-    if qos:
-        out[i] = pid >> 8
-        out[i + 1] = pid & 255
-        i += 2
-    out[i:] = payload
-    return out
+    return topic
 
 
-def _put_length(out, n):
-    """Write the remaining length ``n`` from out[1]; returns where it ends."""
-    i = 1
+def put_topic(buf, at, topic):
+    """Write a PUBLISH's topic name (bytes, checked by topic_name) at buf[at]; returns where it ends (the
+    packet id of QoS 1 and 2 follows, then the payload). ``at`` leaves room for the fixed header (5 bytes
+    hold any), which put_head writes last."""
+    n = len(topic)
+    buf[at] = n >> 8
+    buf[at + 1] = n & 255
+    buf[at + 2 : at + 2 + n] = topic
+    return at + 2 + n
+
+
+def put_head(buf, at, end, first):
+    """Write the fixed header (the ``first`` byte, the remaining length) of the packet whose variable header
+    starts at buf[at] and which ends at ``end``, right before buf[at]; returns where the packet starts."""
+    n = end - at
+    if n < 128:
+        buf[at - 2] = first
+        buf[at - 1] = n
+        return at - 2
+    start = at - 3 - (n > 16383) - (n > 2097151)
+    buf[start] = first
+    _put_length(buf, n, start + 1)
+    return start
+
+
+def _put_length(out, n, i=1):
+    """Write the remaining length ``n`` from out[i]; returns where it ends."""
     while True:
         b = n & 0x7F
         n >>= 7
