@@ -96,7 +96,7 @@ class InProc:
             lines = [line for line in out.split(b"\r\n") if line]
             last = lines[-1] if lines else b""
             done = last in final or last.startswith(prefixes)
-            if out.endswith(b"\r\n") and done and not self.engine.busy:
+            if out.endswith(b"\r\n") and done and not self.engine.busy():
                 return [line.decode() for line in lines]
         raise AssertionError("no final line within %ss; got %r" % (timeout, out))
 

@@ -32,9 +32,9 @@ def feed(at, data):
 def wait_for_command(at, limit=2.0):
     """Step the loop until the running command has finished."""
     deadline = time.monotonic() + limit
-    while at.busy and time.monotonic() < deadline:
+    while at.busy() and time.monotonic() < deadline:
         at.step(5)
-    assert not at.busy
+    assert not at.busy()
 
 
 def sleeping(ms):

@@ -631,6 +631,8 @@ class Engine(Modes):
         if self._mode == MODE_DATA:
             self._mode = MODE_LINE
 
-    @property
     def busy(self):
+        """A command is running. A method, not a property: a class with a property makes every store to an
+        attribute of its instances look the name up through the classes first (py/objtype.c), which costs
+        a store on the engine several times more."""
         return self._cmd is not None

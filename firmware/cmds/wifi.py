@@ -154,7 +154,7 @@ def watch(at):
     AT+CWRECONNCFG."""
     global _last_check, _retry_at, _retries
     now = ticks_ms()
-    if ticks_diff(now, _last_check) < 100 or at.busy:
+    if ticks_diff(now, _last_check) < 100 or at.busy():
         return
     _last_check = now
     if sta.active() and link != IDLE:

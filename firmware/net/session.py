@@ -317,12 +317,12 @@ class Session:
         c = self.client
         while c.connected:
             room = self._room()
-            if room > 0 and not self.at.busy:
+            if room > 0 and not self.at.busy():
                 self._handle(c.read(room))
             if not c.held and self._room() > 0:
                 break
             # the URCs queued now are written in this very pass, unless a command runs or the family holds them
-            yield 0 if room > 0 and not self.at.busy else 20
+            yield 0 if room > 0 and not self.at.busy() else 20
         self._stalled = False
         if c.connected:
             self._watch()
@@ -335,7 +335,7 @@ class Session:
         if c.connected:
             self._hold()  # tick read what TLS had decrypted and may hold some: poll will not say so
             return
-        if self._retry_at is not None and not self.at.busy and ticks_diff(ticks_ms(), self._retry_at) >= 0:
+        if self._retry_at is not None and not self.at.busy() and ticks_diff(ticks_ms(), self._retry_at) >= 0:
             self._retry_at = None
             self.at.spawn(self._reconnect())
 
