@@ -249,7 +249,7 @@ class UART(io.IOBase):
         (Linux: room for fewer bytes than its next buffer needs), so the 2 s count whatever poll says."""
         end = off + n
         since = _ms()
-        room = False  # the last poll reported room
+        room = bool(self._out.poll(10))  # the pty just took less than all: full, so the first write waits for room
         while off < end:
             done = self._f.write(buf, off, end - off) if _MICROPYTHON else self._f.write(memoryview(buf)[off:end])
             if done:
