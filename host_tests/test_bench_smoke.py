@@ -26,6 +26,7 @@ EXPECTED = {
     "passthrough_uart_to_tcp_bytes_per_s": RATIO,
     "passthrough_tcp_to_uart_bytes_per_s": RATIO,
     "ipd_receive_payload_bytes_per_s": RATIO,
+    "ipd_bare_framer_payload_bytes_per_s": RATIO,
     "passive_receive_bytes_per_s": r"\d+ ipd \d+ ratio %s" % NUM,
     "mqtt_pub_qos0_msgs_per_s": MQTT,
     "mqtt_pub_qos1_msgs_per_s": MQTT,

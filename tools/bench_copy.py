@@ -7,6 +7,12 @@ select.poll over both ends, each direction reading into its own preallocated buf
 (default 4096), writing what it read to the other end; while a write is partial, it stops reading
 that direction and waits for POLLOUT. It ends when the peer closes or the pty hangs up. Compare the
 firmware's passthrough and +IPD rates with this one's.
+
+``micropython bench_copy.py PORT BUF ipd``: the least an +IPD framer can do instead (socket to pty only):
+each socket read of at most IPD_READS frames' payload is laid out as ``\r\n+IPD,<len>:`` frames of at most
+IPD_MAX bytes in one buffer and written in one write (the rest after POLLOUT when the pty takes less). Its
+rate against the copy loop's is what framing alone (header bytes, and the pty reader walking the frames)
+leaves of the copy loop's rate: the reference for the firmware's +IPD ratio.
 """
 import os
 import select
@@ -76,9 +82,47 @@ def copy(uart, sock, size):
                     return
 
 
+IPD_MAX = 1460
+IPD_READS = 3
+
+
+def frame_ipd(uart, sock):
+    payload = memoryview(bytearray(IPD_READS * IPD_MAX))
+    out = memoryview(bytearray(IPD_READS * (IPD_MAX + 12)))
+    poller = select.poll()
+    poller.register(sock, IN)
+    room = select.poll()
+    room.register(uart, OUT)
+    uart.write(b"\r\nready\r\n")
+    while True:
+        for obj, ev in poller.ipoll(-1):
+            n = sock.readinto(payload)
+            if n == 0:
+                return  # the peer closed
+            if not n:
+                continue
+            k = o = 0
+            while k < n:
+                m = min(IPD_MAX, n - k)
+                head = b"\r\n+IPD,%d:" % m
+                out[o : o + len(head)] = head
+                o += len(head)
+                out[o : o + m] = payload[k : k + m]
+                o += m
+                k += m
+            d = 0
+            while d < o:
+                d += uart.write(out[d:o]) or 0
+                if d < o:
+                    room.poll(-1)
+
+
 port = open(int(os.getenv("AT_UART_FD")), "r+b")
 link = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 link.connect(socket.getaddrinfo("127.0.0.1", int(sys.argv[1]))[0][-1])
 link.setblocking(False)
-copy(port, link, int(sys.argv[2]) if len(sys.argv) > 2 else 4096)
+if sys.argv[3:] == ["ipd"]:
+    frame_ipd(port, link)
+else:
+    copy(port, link, int(sys.argv[2]) if len(sys.argv) > 2 else 4096)
 link.close()

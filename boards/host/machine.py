@@ -249,18 +249,24 @@ class UART(io.IOBase):
         (Linux: room for fewer bytes than its next buffer needs), so the 2 s count whatever poll says."""
         end = off + n
         since = _ms()
+        room = bool(self._out.poll(10))  # the pty just took less than all: full, so the first write waits for room
         while off < end:
             done = self._f.write(buf, off, end - off) if _MICROPYTHON else self._f.write(memoryview(buf)[off:end])
             if done:
                 off += done
                 since = _ms()
+                room = False
             elif _ms() - since >= 2000:
                 self._dropped += end - off
                 return
-            elif self._out.poll(10):
+            elif room:
                 # "room" that took nothing: do not spin, but wait no longer than the reader takes to drain a
                 # buffer (a 1 ms sleep here bounded the TCP->UART rate at a fifth of a bare copy loop's)
                 time.sleep(0.00005)
+                room = False
+            else:  # the usual wait: the write right after the room comes takes it (no sleep: the reader
+                # drains the pty meanwhile, and a pause here empties it)
+                room = bool(self._out.poll(10))
 
     def flush(self):
         pass
