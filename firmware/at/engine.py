@@ -575,7 +575,7 @@ class Engine(Modes):
         spec = how[2]
         if callable(spec):  # a spec that depends on the family's state (e.g. AT+CIPMUX)
             spec = spec()
-        return how[1](self, *parser.parse_args(line[eq + 1 :], spec, how[3]))
+        return how[1](self, *parser.parse_args(line, spec, how[3], eq + 1))
 
     def _how(self, line, key):
         """Parse the line, find its row and handler, remember them under ``key``: (the family's error

@@ -193,9 +193,68 @@ def _integer(raw, index):
     return int(raw)
 
 
-def parse_args(s, spec, loose=False):
-    """Parse argument bytes (bytes, not a bytearray) by ``spec`` (a tuple of num/text/utf8/hexstr/tail);
-    omitted fields become None."""
+_ASCII_MAX = const(512)  # the longest line parse_args checks for bytes over 127 with _HIGH_BITS
+_HIGH_BITS = int.from_bytes(b"\x80" * _ASCII_MAX, "little")
+
+
+def parse_args(s, spec, loose=False, start=0):
+    """Parse the argument bytes ``s[start:]`` (``s`` bytes, not a bytearray) by ``spec`` (a tuple of
+    num/text/utf8/hexstr/tail); omitted fields become None.
+
+    The usual shape takes one pass here, without a call or a copy but the values: quoted strings without
+    escapes, integers of digits, omitted fields, trailing commas, an ASCII line. Anything else (escapes,
+    spaces, tails, hex, unquoted strings, non-ASCII bytes) and every error goes to _parse, which follows
+    the rules alone, so both give the same values and the same error codes."""
+    n = len(s)
+    need = len(spec)
+    if (n > _ASCII_MAX or need and spec[-1][0] == TAIL or s.find(b"\\", start) >= 0
+            or int.from_bytes(s, "little") & _HIGH_BITS):  # a byte over 127: one big-integer AND, not a loop
+        return _parse(s[start:], spec, loose)
+    values = [None] * need  # type: list
+    i = start
+    k = 0
+    for kind, lo, hi, opt in spec:
+        if i >= n or s[i] == 44:  # omitted
+            if not opt:
+                break
+        elif s[i] == 34:  # a quoted string, up to the next quote (no escapes)
+            j = s.find(b'"', i + 1)
+            if j < 0 or kind == INT or kind == HEX or j - i - 1 < lo or j - i - 1 > hi:
+                break
+            values[k] = s[i + 1 : j] if kind == UTF8 else s[i + 1 : j].decode()
+            i = j + 1
+        elif kind == INT:
+            j = i + 1
+            if j < n and s[j] != 44:  # more than one digit
+                j = s.find(b",", i)
+                if j < 0:
+                    j = n
+                if not s[i:j].isdigit():
+                    break
+                v = int(s[i:j])
+            elif 48 <= s[i] <= 57:
+                v = s[i] - 48
+            else:
+                break
+            if v < lo or v > hi:
+                break
+            values[k] = v
+            i = j
+        else:
+            break
+        if i < n:  # a comma ends the field
+            if s[i] != 44:
+                break
+            i += 1
+        k += 1
+    else:
+        if i >= n:
+            return values
+    return _parse(s[start:], spec, loose)
+
+
+def _parse(s, spec, loose):
+    """parse_args by the rules alone: every shape, and every error with its code."""
     need = len(spec)
     fields = _fields(s, need - 1 if need and spec[-1][0] == TAIL else -1)
     while len(fields) > need and fields[-1] == (False, b""):
