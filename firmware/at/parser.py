@@ -211,41 +211,37 @@ def parse_args(s, spec, loose=False, start=0):
             or int.from_bytes(s, "little") & _HIGH_BITS):  # a byte over 127: one big-integer AND, not a loop
         return _parse(s[start:], spec, loose)
     values = [None] * need  # type: list
-    i = start
+    i = start  # where the field starts; past the end: omitted
     k = 0
     for kind, lo, hi, opt in spec:
-        if i >= n or s[i] == 44:  # omitted
+        c = s[i] if i < n else 44
+        if c == 34:  # a quoted string, up to the next quote (no escapes), then a comma or the end
+            j = s.find(b'"', i + 1)
+            if j < 0 or not kind & 5 or j - i <= lo or j - i > hi + 1 or j + 1 < n and s[j + 1] != 44:
+                break  # kind & 5: STR or UTF8 (INT and HEX are 0 and 2; TAIL never comes here)
+            values[k] = s[i + 1 : j] if kind == UTF8 else s[i + 1 : j].decode()
+            i = j + 2
+        elif c == 44:  # omitted
             if not opt:
                 break
-        elif s[i] == 34:  # a quoted string, up to the next quote (no escapes)
-            j = s.find(b'"', i + 1)
-            if j < 0 or kind == INT or kind == HEX or j - i - 1 < lo or j - i - 1 > hi:
-                break
-            values[k] = s[i + 1 : j] if kind == UTF8 else s[i + 1 : j].decode()
-            i = j + 1
-        elif kind == INT:
-            j = i + 1
-            if j < n and s[j] != 44:  # more than one digit
+            i += 1
+        elif kind == INT and 48 <= c <= 57:
+            if i + 1 < n and s[i + 1] != 44:  # more than one digit
                 j = s.find(b",", i)
                 if j < 0:
                     j = n
                 if not s[i:j].isdigit():
                     break
                 v = int(s[i:j])
-            elif 48 <= s[i] <= 57:
-                v = s[i] - 48
             else:
-                break
+                j = i + 1
+                v = c - 48
             if v < lo or v > hi:
                 break
             values[k] = v
-            i = j
+            i = j + 1
         else:
             break
-        if i < n:  # a comma ends the field
-            if s[i] != 44:
-                break
-            i += 1
         k += 1
     else:
         if i >= n:
