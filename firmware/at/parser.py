@@ -193,8 +193,10 @@ def _integer(raw, index):
     return int(raw)
 
 
-_ASCII_MAX = const(512)  # the longest line parse_args checks for bytes over 127 with _HIGH_BITS
-_HIGH_BITS = int.from_bytes(b"\x80" * _ASCII_MAX, "little")
+_ASCII_MAX = const(256)  # the longest line parse_args checks for bytes over 127 with _HIGH_BITS (LINE_MAX)
+# 0x80 in every byte of 64, 128, 192, 256 bytes: a line is ANDed with the shortest that covers it (the AND
+# makes a number as long as the longer one)
+_HIGH_BITS = tuple(int.from_bytes(b"\x80" * (64 * k), "little") for k in range(1, _ASCII_MAX // 64 + 1))
 
 
 def parse_args(s, spec, loose=False, start=0):
@@ -208,7 +210,7 @@ def parse_args(s, spec, loose=False, start=0):
     n = len(s)
     need = len(spec)
     if (n > _ASCII_MAX or need and spec[-1][0] == TAIL or s.find(b"\\", start) >= 0
-            or int.from_bytes(s, "little") & _HIGH_BITS):  # a byte over 127: one big-integer AND, not a loop
+            or int.from_bytes(s, "little") & _HIGH_BITS[(n - 1) >> 6]):  # a byte over 127: an AND, not a loop
         return _parse(s[start:], spec, loose)
     values = [None] * need  # type: list
     i = start  # where the field starts; past the end: omitted
