@@ -52,6 +52,10 @@ class Engine(Modes):
         self._cr_wait = False  # a line ended by CR waits briefly for the LF of a CR LF
         self._cmd = None
         self._errors = replies.espat  # how the running command's family writes its errors
+        # the last set line's key (b"\r" matches no line: none holds a CR) and how it ran: a publish after a
+        # publish takes no slice or lookup
+        self._set_key = b"\r"
+        self._set_how = None
         self._dispatch = {}  # a line's key (Engine._how) -> how it runs: no parsing, lookup or str per line
         self._urcs = []
         self._families = {}
@@ -531,9 +535,14 @@ class Engine(Modes):
         try:
             eq = line.find(b"=")
             if eq >= 0 and (line[-1] != 63 or line[-2] != 61):  # "=", and not AT+X=?: a set line
-                how = self._dispatch.get(line[: eq + 1])
-                if how is None:
-                    how = self._how(line, line[: eq + 1])
+                if line.startswith(self._set_key):  # the same command as the last set line
+                    how = self._set_how
+                else:
+                    how = self._dispatch.get(line[: eq + 1])
+                    if how is None:
+                        how = self._how(line, line[: eq + 1])
+                    self._set_key = line[: eq + 1]
+                    self._set_how = how
                 if self._errors is not how[0]:
                     self._errors = how[0]
                 spec = how[2]
