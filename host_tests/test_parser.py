@@ -1,5 +1,6 @@
 """The one parser: lines into (name, form, args) and arguments by declared specs (esp-at rules)."""
 import os
+import random
 import subprocess
 import sys
 
@@ -188,3 +189,53 @@ def test_utf8_strings_come_as_bytes_and_must_be_utf8():
     assert code(parse_args, b'"t","\xff"', spec) == parser.E_TYPE | 1
     assert code(parse_args, b'"","x"', spec) == parser.E_LENGTH
     assert code(parse_args, b't,"x"', spec) == parser.E_TYPE
+
+
+# ---- parse_args's one-pass shape against the rules alone (parser._parse) ---------------------------
+DIFF_SPECS = (
+    (num(0, 0), parser.utf8(128, 1), parser.utf8(256), num(0, 2), num(0, 1)),  # AT+MQTTPUB
+    (num(0, 10), text(8), num(1, 3, True), text(4, opt=True)),
+    (num(-5, 300, True), text(3, 1, True), hexstr(2, True)),
+    (text(6, 1), num(0, 99)),
+    (),
+)
+DIFF_BITS = (b"0", b"1", b"3", b"12", b"007", b"-1", b"300", b"99999999999", b"x", b",", b",", b",", b" ", b'"',
+             b'"', b'"ab"', b'""', b'"a,b"', b'"caf\xc3\xa9"', b"\xff", b"\\", b'\\"', b'"abcdefghij"', b"0a")
+DIFF_SCRIPT = """
+import sys
+sys.path[:0] = [%r]
+from at import parser
+from at.parser import num, text, hexstr, utf8
+specs = %r
+lines = %r
+def run(fn, *a):
+    try:
+        return fn(*a)
+    except parser.AtError as e:
+        return e.code
+for line in lines:
+    for spec in specs:
+        for loose in (False, True):
+            want = run(parser._parse, line, spec, loose)
+            for start, s in ((0, line), (4, b"AT+X" + line)):
+                got = run(parser.parse_args, s, spec, loose, start)
+                if got != want:
+                    print("DIFF", repr(s), spec, loose, repr(got), repr(want))
+print("done", len(lines))
+"""
+
+
+def _diff_lines(n=3000):
+    rng = random.Random(20261130)
+    return [b"".join(rng.choice(DIFF_BITS) for _ in range(rng.randrange(0, 9))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_the_one_pass_shape_agrees_with_the_rules_alone(interp):
+    """parse_args takes the usual shape in one pass and hands everything else to _parse: on thousands of
+    random argument lines (and at an offset in a longer line) both give the same values or error code."""
+    script = DIFF_SCRIPT % (FIRMWARE, DIFF_SPECS, _diff_lines())
+    python = MICROPYTHON if interp == "micropython" else sys.executable
+    out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["done 3000"], out.stdout[:2000]

@@ -52,6 +52,10 @@ class Engine(Modes):
         self._cr_wait = False  # a line ended by CR waits briefly for the LF of a CR LF
         self._cmd = None
         self._errors = replies.espat  # how the running command's family writes its errors
+        # the last set line's key (b"\r" matches no line: none holds a CR) and how it ran: a publish after a
+        # publish takes no slice or lookup
+        self._set_key = b"\r"
+        self._set_how = None
         self._dispatch = {}  # a line's key (Engine._how) -> how it runs: no parsing, lookup or str per line
         self._urcs = []
         self._families = {}
@@ -525,12 +529,26 @@ class Engine(Modes):
     def execute(self, line):
         """Run one complete command line (bytes or a bytearray, without its terminator). A line whose key
         (``AT+X``, ``AT+X?``, ``AT+X=?``, or ``AT+X=`` for every set line) ran before runs without being
-        parsed again: the key finds how (Engine._how)."""
+        parsed again: the key finds how (Engine._how). A set line's arguments are parsed where they are in
+        the line, and the handler is called here: a Python call costs as much as parsing a field."""
         line = bytes(line)
         try:
             eq = line.find(b"=")
             if eq >= 0 and (line[-1] != 63 or line[-2] != 61):  # "=", and not AT+X=?: a set line
-                result = self._run_set(line, eq)
+                if line.startswith(self._set_key):  # the same command as the last set line
+                    how = self._set_how
+                else:
+                    how = self._dispatch.get(line[: eq + 1])
+                    if how is None:
+                        how = self._how(line, line[: eq + 1])
+                    self._set_key = line[: eq + 1]
+                    self._set_how = how
+                if self._errors is not how[0]:
+                    self._errors = how[0]
+                spec = how[2]
+                if spec is None:  # a spec that depends on the family's state (e.g. AT+CIPMUX)
+                    spec = how[4]()
+                result = how[1](self, *parser.parse_args(line, spec, how[3], eq + 1))
             else:
                 how = self._dispatch.get(line)
                 if how is None:
@@ -567,26 +585,17 @@ class Engine(Modes):
             print_exc(e)
             self.error(parser.E_EXEC)
 
-    def _run_set(self, line, eq):
-        how = self._dispatch.get(line[: eq + 1])
-        if how is None:
-            how = self._how(line, line[: eq + 1])
-        self._errors = how[0]
-        spec = how[2]
-        if callable(spec):  # a spec that depends on the family's state (e.g. AT+CIPMUX)
-            spec = spec()
-        return how[1](self, *parser.parse_args(line[eq + 1 :], spec, how[3]))
-
     def _how(self, line, key):
         """Parse the line, find its row and handler, remember them under ``key``: (the family's error
-        writer, the handler or None for a fixed test answer, the set spec or that answer, LOOSE)."""
+        writer, the handler or None for a fixed test answer, the set spec (None when it is a function of the
+        family's state) or that answer, LOOSE, that function)."""
         self._errors = replies.espat
         name, form, _ = parser.split_line(line)
         entry = table.find(name)
         if entry is None:
             raise AtError(parser.E_UNKNOWN)
         if form == TEST and len(entry) > 3 and entry[2] & TEST:  # the row's answer: its family stays unimported
-            how = (replies.espat, None, entry[3], 0)
+            how = (replies.espat, None, entry[3], 0, None)
         else:
             mod = self.family(entry[1])
             errors = getattr(mod, "ERRORS", replies.espat)
@@ -595,7 +604,11 @@ class Engine(Modes):
                 raise AtError(parser.E_FORM)
             fname = table.handler_name(name)
             fn = getattr(mod, _PREFIX[form] + fname)
-            how = (errors, fn, getattr(mod, "p_" + fname) if form == SET else None, entry[2] & LOOSE)
+            spec = getattr(mod, "p_" + fname) if form == SET else None
+            if callable(spec):
+                how = (errors, fn, None, entry[2] & LOOSE, spec)
+            else:
+                how = (errors, fn, spec, entry[2] & LOOSE, None)
         if len(self._dispatch) >= DISPATCH_MAX:
             self._dispatch.clear()
         self._dispatch[key] = how

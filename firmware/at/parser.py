@@ -193,9 +193,66 @@ def _integer(raw, index):
     return int(raw)
 
 
-def parse_args(s, spec, loose=False):
-    """Parse argument bytes (bytes, not a bytearray) by ``spec`` (a tuple of num/text/utf8/hexstr/tail);
-    omitted fields become None."""
+_ASCII_MAX = const(256)  # the longest line parse_args checks for bytes over 127 with _HIGH_BITS (LINE_MAX)
+# 0x80 in every byte of 64, 128, 192, 256 bytes: a line is ANDed with the shortest that covers it (the AND
+# makes a number as long as the longer one)
+_HIGH_BITS = tuple(int.from_bytes(b"\x80" * (64 * k), "little") for k in range(1, _ASCII_MAX // 64 + 1))
+
+
+def parse_args(s, spec, loose=False, start=0):
+    """Parse the argument bytes ``s[start:]`` (``s`` bytes, not a bytearray) by ``spec`` (a tuple of
+    num/text/utf8/hexstr/tail); omitted fields become None.
+
+    The usual shape takes one pass here, without a call or a copy but the values: quoted strings without
+    escapes, integers of digits, omitted fields, trailing commas, an ASCII line. Anything else (escapes,
+    spaces, tails, hex, unquoted strings, non-ASCII bytes) and every error goes to _parse, which follows
+    the rules alone, so both give the same values and the same error codes."""
+    n = len(s)
+    need = len(spec)
+    if (n > _ASCII_MAX or need and spec[-1][0] == TAIL or s.find(b"\\", start) >= 0
+            or int.from_bytes(s, "little") & _HIGH_BITS[(n - 1) >> 6]):  # a byte over 127: an AND, not a loop
+        return _parse(s[start:], spec, loose)
+    values = [None] * need  # type: list
+    i = start  # where the field starts; past the end: omitted
+    k = 0
+    for kind, lo, hi, opt in spec:
+        c = s[i] if i < n else 44
+        if c == 34:  # a quoted string, up to the next quote (no escapes), then a comma or the end
+            j = s.find(b'"', i + 1)
+            if j < 0 or not kind & 5 or j - i <= lo or j - i > hi + 1 or j + 1 < n and s[j + 1] != 44:
+                break  # kind & 5: STR or UTF8 (INT and HEX are 0 and 2; TAIL never comes here)
+            values[k] = s[i + 1 : j] if kind == UTF8 else s[i + 1 : j].decode()
+            i = j + 2
+        elif c == 44:  # omitted
+            if not opt:
+                break
+            i += 1
+        elif kind == INT and 48 <= c <= 57:
+            if i + 1 < n and s[i + 1] != 44:  # more than one digit
+                j = s.find(b",", i)
+                if j < 0:
+                    j = n
+                if not s[i:j].isdigit():
+                    break
+                v = int(s[i:j])
+            else:
+                j = i + 1
+                v = c - 48
+            if v < lo or v > hi:
+                break
+            values[k] = v
+            i = j + 1
+        else:
+            break
+        k += 1
+    else:
+        if i >= n:
+            return values
+    return _parse(s[start:], spec, loose)
+
+
+def _parse(s, spec, loose):
+    """parse_args by the rules alone: every shape, and every error with its code."""
     need = len(spec)
     fields = _fields(s, need - 1 if need and spec[-1][0] == TAIL else -1)
     while len(fields) > need and fields[-1] == (False, b""):
