@@ -20,13 +20,11 @@ _FORMS = {84: TEST, 81: QUERY, 83: SET, 69: EXEC, 76: LOOSE, 66: BOOT}  # T Q S 
 
 class Rows:
     """The rows of a table text (bytes, each row after a newline, sorted by name): ``len()``, ``[i]``,
-    iteration and ``find(name)`` give (name, family, forms[, answer]) tuples, made on demand. Reading rows
-    in order rescans nothing."""
+    iteration and ``find(name)`` give (name, family, forms[, answer]) tuples, made on demand. ``[i]`` scans
+    from the first row: to read them in order, iterate."""
 
     def __init__(self, text):
         self.text = text
-        self._i = 0  # the row index and the offset of its newline, where the last [i] left off
-        self._at = 0
 
     def __len__(self):
         return self.text.count(b"\n")
@@ -40,16 +38,13 @@ class Rows:
     def __getitem__(self, i):
         if i < 0:
             i += len(self)
-        if i < self._i:
-            self._i = self._at = 0
-        at = self._at
-        while self._i < i and at >= 0:
+        at = 0 if i >= 0 else -1
+        k = i
+        while k > 0 and at >= 0:
             at = self.text.find(b"\n", at + 1)
-            self._i += 1
-        if at < 0 or i < 0:
-            self._i = self._at = 0
+            k -= 1
+        if at < 0:
             raise IndexError(i)
-        self._at = at
         return self.row(at)
 
     def find(self, name):

@@ -10,11 +10,11 @@ from at.parser import AtError, num, E_INVALID, TEST, QUERY, SET, EXEC
 
 
 def q_cmd(at):
-    for i in range(len(table.TABLE)):
-        name, forms = table.TABLE[i][0], table.TABLE[i][2]
+    for i, row in enumerate(table.TABLE):  # in order: each row is read once
+        forms = row[2]
         at.reply(
             '+CMD:%d,"AT%s",%d,%d,%d,%d'
-            % (i, name, forms & TEST > 0, forms & QUERY > 0, forms & SET > 0, forms & EXEC > 0)
+            % (i, row[0], forms & TEST > 0, forms & QUERY > 0, forms & SET > 0, forms & EXEC > 0)
         )
 
 
