@@ -1,11 +1,14 @@
 """Pytest fixtures for the loopback peers in peers.py (imported by conftest.py). Each fixture starts its peer
 before the test and stops it after; ``test_ca`` is made once per session."""
+import os
+import tempfile
+
 import pytest
 
 import peers
 
 __all__ = ["pki_fixture", "tcp_echo", "udp_echo", "tls_echo", "tls_echo_mutual", "tls_echo_untrusted",
-           "http_server", "https_server", "sntp_server", "connect_client_fixture"]
+           "http_server", "https_server", "sntp_server", "connect_client_fixture", "air"]
 
 
 @pytest.fixture(scope="session", name="test_ca")
@@ -83,3 +86,15 @@ def connect_client_fixture():
     yield connect
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def air():
+    """The path of a BLE air of the test's own (tools/ble_air), running before the modules need it (they
+    would start it themselves)."""
+    from ble_peer import ensure_air  # imports Bumble: only for the tests that take an air
+
+    with tempfile.TemporaryDirectory(prefix="upy-at-air-") as d:
+        path = os.path.join(d, "air.sock")
+        ensure_air(path)
+        yield path

@@ -8,16 +8,13 @@ reports the token to the cloud once the MCU connects. The app's side is written 
 import binascii
 import hashlib
 import json
-import os
 import queue
-import tempfile
 import time
 
-import pytest
 from bumble.core import UUID
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ble_peer import BlePeer, ensure_air
+from ble_peer import BlePeer
 from cloud_doubles import emulator_args, run_firmware
 from harness import Emulator
 from test_aliyun_mqtt import DN, DS, PK, cloud, lines  # noqa: F401 (cloud is a fixture)
@@ -136,14 +133,6 @@ def test_breeze_session_with_a_wrong_key_fails(interp):
 
 
 # ---- the commands, with a Bumble peer as the app --------------------------------------------------------------
-@pytest.fixture
-def air():
-    with tempfile.TemporaryDirectory(prefix="upy-at-air-") as d:
-        path = os.path.join(d, "air.sock")
-        ensure_air(path)
-        yield path
-
-
 def advert(peer, active=False, tries=3):
     """The module's advert (and scan response when ``active``), scanning again as an app keeps scanning."""
     for _ in range(tries):

@@ -7,15 +7,13 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
-import pytest
 from bumble import gatt
 from bumble.core import UUID
 from bumble.pairing import PairingConfig, PairingDelegate
 
-from ble_peer import BlePeer, ensure_air
+from ble_peer import BlePeer
 from harness import Emulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,15 +55,6 @@ CLIENT_CHARS = [
     b'+BLEGATTCCHAR:"desc",0,3,7,1,0x2902',
     b"OK",
 ]
-
-
-@pytest.fixture
-def air():
-    """A BLE air of the test's own, running before the modules need it (they would start it themselves)."""
-    with tempfile.TemporaryDirectory(prefix="upy-at-air-") as d:
-        path = os.path.join(d, "air.sock")
-        ensure_air(path)
-        yield path
 
 
 def settled(emu, line, want, timeout=10):
