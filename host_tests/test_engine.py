@@ -6,7 +6,8 @@ import pytest
 
 import boardcfg
 from at import parser
-from at.engine import Engine, BUSY
+from at.commands import BUSY
+from at.engine import Engine
 from at.modes import BUF_SIZE
 from at.replies import OK, ERROR
 from at.store import Store

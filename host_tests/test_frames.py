@@ -18,11 +18,11 @@ _spec = importlib.util.spec_from_loader("frame_sizes", _loader)
 frame_sizes = importlib.util.module_from_spec(_spec)
 _loader.exec_module(frame_sizes)
 
-# Engine._loop (the passes, inline) is entered once, so its frame may be big. Engine.execute, once per new command
+# Engine._loop (the passes, inline) is entered once, so its frame may be big. Commands.execute, once per new command
 # line, cannot fit: its try block and the exception it binds take 6 of the 11 words.
 HOT = {
-    "firmware/at/engine.py": ["_until", "Engine._read_uart", "Engine._feed", "Engine._line_feed", "Engine._keep",
-                              "Engine.write_slice", "Engine.write_buf"],
+    "firmware/at/engine.py": ["_until", "Engine._read_uart", "Engine._feed"],
+    "firmware/at/commands.py": ["Commands._line_feed", "Commands._keep", "Commands.write_slice", "Commands.write_buf"],
     "firmware/at/modes.py": ["Modes._pass_flush", "Modes._pass_idle", "Modes._pass_burst", "Modes._gather"],
     "firmware/at/compat.py": ["Poller.poll"],
     "firmware/cmds/tcplinks.py": ["_on_readable", "_receive", "_pass_receive", "_read", "_ipd_read", "_write_frames",
