@@ -33,7 +33,7 @@ import traceback
 import paho.mqtt.client as paho
 from paho.mqtt.client import topic_matches_sub
 
-from peers import LOOPBACK, POLL, wait_for
+from peers import LOOPBACK, POLL, free_port, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AMQTT_RUNNER = os.path.join(HERE, "amqtt_runner.py")
@@ -45,20 +45,6 @@ ACCEPTED, BAD_PROTOCOL, ID_REJECTED, SERVER_UNAVAILABLE, BAD_CREDENTIALS, NOT_AU
 # paho 2 reports a 3.1.1 CONNACK code as an MQTT 5 ReasonCode; these are the names it gives each code
 _CONNACK_NAMES = {"Success": 0, "Unsupported protocol version": 1, "Client identifier not valid": 2,
                   "Server unavailable": 3, "Bad user name or password": 4, "Not authorized": 5}
-
-
-def free_ports(count):
-    """``count`` distinct TCP ports on 127.0.0.1 that were free a moment ago (the kernel's choice)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((LOOPBACK, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def accept_all(client_id, username, password):
@@ -132,7 +118,7 @@ class BrokerProcess:
     def __init__(self, pki, directory):
         self.pki, self.dir = pki, directory
         self.host = LOOPBACK
-        self.port, self.tls_port = free_ports(2)
+        self.port, self.tls_port = free_port(), free_port()
         self.ca_file = pki.ca.cert_pem_path
         self.log_path = os.path.join(directory, "%s.log" % self.kind)
         self.process = None

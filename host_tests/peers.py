@@ -1,6 +1,6 @@
 """Real network peers for the TCP/IP tests, all on loopback and run by the test process itself.
 
-Every peer binds 127.0.0.1 on a free port chosen by the kernel, runs in daemon threads, and is a context
+Every peer binds 127.0.0.1 on a free port chosen by the kernel and holds it, runs in daemon threads, and is a context
 manager (``with TcpPeer() as peer:``); host_tests/conftest_peers.py wraps them as pytest fixtures. Every loop
 polls a stop flag, and every connection has an idle timeout, so nothing outlives its test for long.
 
@@ -32,11 +32,46 @@ POLL = 0.05  # seconds between looks at a stop flag
 NTP_DELTA = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
 
 
+def _ports_below_ephemeral():
+    """The ports from 10000 up to the kernel's ephemeral range: the kernel never gives these to a socket
+    that connects or binds port 0, so one chosen here stays free while nothing of ours takes it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return 10000, max(low, 12000)
+
+
+_PORTS_GIVEN = set()  # every port free_port handed out in this process; none is handed out twice
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that nothing holds now (TCP or UDP) and that no caller in this process got before.
+
+    A test often picks a port, lets a server bind it later, and may stop and restart that server on it. A port
+    the kernel picked (bind to port 0) can meanwhile be taken by any outgoing connection's local end; these
+    ports lie below the ephemeral range, so only another free_port caller could take them, and none will."""
+    first, end = _ports_below_ephemeral()
+    span = end - first
+    start = (os.getpid() * 7919 + len(_PORTS_GIVEN) * 131) % span
+    for i in range(span):
+        port = first + (start + i) % span
+        if port in _PORTS_GIVEN or not _bindable(port):
+            continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise OSError("no free port below the ephemeral range")
+
+
+def _bindable(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                return False
+    return True
 
 
 def pattern(size, seed=0):

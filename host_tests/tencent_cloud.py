@@ -40,7 +40,7 @@ import threading
 import time
 
 from cloud_doubles import cloud_pki
-from peers import HttpServer, LOOPBACK, wait_for
+from peers import HttpServer, LOOPBACK, free_port, wait_for
 
 _USER = re.compile(r"^([^;]+);(\d+);([A-Za-z0-9]{5});(\d+)$")
 ACCEPTED = 0
@@ -49,12 +49,6 @@ BAD_USER_OR_PASSWORD = 4
 
 def host_of(product_id):
     return product_id + ".iotcloud.tencentdevices.com"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
 
 
 def _string(data, i):
@@ -182,7 +176,7 @@ class TencentCloud:
     def __init__(self, pki):
         self.pki = pki
         self.devices = {}
-        self.port, self.tls_port = _free_port(), _free_port()
+        self.port, self.tls_port = free_port(), free_port()
         self.published = []
         self.attempts = []
         self.time = None  # the time $sys/operation answers (None: now)

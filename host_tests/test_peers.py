@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from peers import NTP_DELTA, connect_client, ntp_timestamp, ntp_to_unix, pattern, sha256, wait_for
+from peers import NTP_DELTA, connect_client, free_port, ntp_timestamp, ntp_to_unix, pattern, sha256, wait_for
 
 KB = 1024
 MB = 1024 * KB
@@ -31,6 +31,20 @@ def echo_through(port, data, tls=None, step=16 * KB):
 
 
 # ---- TCP ------------------------------------------------------------------------------------------
+
+
+def test_free_port_is_never_handed_out_twice_nor_one_the_kernel_gives_out():
+    """A server stopped and restarted on its port must find it free: a port from free_port is not one an
+    outgoing connection's local end can take, and no later free_port call returns it again."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral = int(f.read().split()[0])
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == 200
+    assert all(1024 < p < ephemeral for p in ports)
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))  # the kernel's own pick, held: free_port never offers what is bound
+    with held:
+        assert held.getsockname()[1] >= ephemeral
 
 
 def test_tcp_echo_256k_byte_exact(tcp_echo):

@@ -72,11 +72,7 @@ def test_send_ok_comes_before_the_reply(emu, tcp_echo):
 
 def test_refused_and_unresolvable(emu):
     emu.online()
-    free = socket.socket()
-    free.bind(("127.0.0.1", 0))
-    port = free.getsockname()[1]
-    free.close()
-    assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % port) == [b"CLOSED", b"ERROR"]
+    assert emu.command('AT+CIPSTART="TCP","127.0.0.1",%d' % free_port()) == [b"CLOSED", b"ERROR"]
     assert emu.command('AT+CIPSTART="TCP","no-such-host.invalid",80') == [b"DNS Fail", b"ERROR"]
     assert emu.command('AT+CIPSTART="TCQ","127.0.0.1",80') == [b"ERROR"]
     assert emu.command('AT+CIPSTART="TCP","127.0.0.1",0') == [b"ERROR"]
