@@ -273,15 +273,15 @@ class Client:
     def subscribe(self, topic, qos=0):
         """SUBSCRIBE to one filter, or to a list of (filter, qos); returns the packet id of the SUBACK to come."""
         topics = topic if isinstance(topic, list) else [(topic, qos)]
-        self._ready(1)
-        pid = self._new_pid()
+        self._ready()
+        pid = self._new_request(1)
         self._request(encode_subscribe(pid, topics), SUBSCRIBE, pid, 1)
         return pid
 
     def unsubscribe(self, topic):
         """UNSUBSCRIBE from one filter or a list of them; returns the packet id of the UNSUBACK to come."""
-        self._ready(1)
-        pid = self._new_pid()
+        self._ready()
+        pid = self._new_request(1)
         self._request(encode_unsubscribe(pid, _filters(topic)), UNSUBSCRIBE, pid, 1)
         return pid
 
@@ -298,15 +298,13 @@ class Client:
 
     def ping(self):
         """Send a PINGREQ now (tick() does it at the keepalive interval)."""
-        self._ready(0)
+        self._ready()
         if self._send(PINGREQ_PACKET) and self._ping_at is None:
             self._ping_at = ticks_ms()
 
-    def _ready(self, acked):
+    def _ready(self):
         if self._conn is None:
             raise MqttError(NOT_CONNECTED)
-        if acked and len(self._pending) >= self.max_inflight:
-            raise MqttError(BUSY)
 
     def _request(self, packet, kind, pid, qos):
         if not self._send(packet):
@@ -323,7 +321,8 @@ class Client:
                 return pid
 
     def _new_request(self, qos):
-        """The packet id of a publish at ``qos`` 1 or 2 (connected: checked); MqttError(BUSY), ValueError."""
+        """The packet id of a request whose ack is awaited: a publish at ``qos`` 1 or 2, a (un)subscribe at 1
+        (connected: checked). MqttError(BUSY) while max_inflight await theirs; ValueError for another qos."""
         if len(self._pending) >= self.max_inflight:
             raise MqttError(BUSY)
         if qos != 1 and qos != 2:
