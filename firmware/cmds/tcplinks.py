@@ -13,6 +13,7 @@ peer closes (FIN or RST) while the link holds bytes, they stay readable and ``[<
 after the MCU has read them all, or when it closes the link itself.
 """
 from at.compat import const, ticks_ms
+from at.modes import PASS_BURST  # link reads in a row in passthrough: as many as the UART side's
 from net import transport
 
 MAX_LINKS = 5
@@ -42,7 +43,6 @@ _heads = [None] * WRITE_FRAMES  # type: list
 _slots = [None] * WRITE_FRAMES  # type: list
 _frame = [0, 0]  # the header length the views are laid out for, and a full frame's length
 BURST = const(4)  # reads of a link in one pass while they come back full
-PASS_BURST = const(16)  # the same in passthrough, as many as the UART side reads in a row
 _at = None
 
 
@@ -212,10 +212,16 @@ def _read(at, link):
 
 
 def _ipd_head(link, length, sender):
-    head = "\r\n+IPD,%d,%d" % (link.index, length) if mux else "\r\n+IPD,%d" % length
-    if dinfo:
-        head += ',"%s",%d' % sender
-    return (head + ":").encode()
+    pre, post = _head_parts(link, sender)
+    return pre + b"%d" % length + post
+
+
+def _head_parts(link, sender):
+    """The parts of an +IPD header before and after its length, for bytes from ``sender`` (as AT+CIPMUX and
+    AT+CIPDINFO say)."""
+    pre = b"\r\n+IPD,%d," % link.index if mux else b"\r\n+IPD,"
+    post = (',"%s",%d:' % sender).encode() if dinfo else b":"
+    return pre, post
 
 
 def _ipd_read(at, link, n):
@@ -250,8 +256,7 @@ def _write_frames(at, head, i, full):
 def _new_head(link):
     """The link's +IPD header for a full frame and the parts around the length of any other, made again
     when AT+CIPDINFO changed."""
-    link.head_pre = b"\r\n+IPD,%d," % link.index if mux else b"\r\n+IPD,"
-    link.head_post = (',"%s",%d:' % link.remote).encode() if dinfo else b":"
+    link.head_pre, link.head_post = _head_parts(link, link.remote)
     link.head = link.head_pre + b"%d" % IPD_MAX + link.head_post
     link.head_dinfo = dinfo
 
