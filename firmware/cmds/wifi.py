@@ -20,7 +20,7 @@ import network
 from at.compat import ticks_ms, ticks_diff
 from at.parser import AtError, num, text, E_INVALID, E_EXEC
 from cmds import wifiboot
-from cmds.wifiboot import JAP_KEY, SOFTAP_KEY, RECONN_KEY, ADDRESS_KEYS
+from cmds.wifiboot import JAP_KEY, SOFTAP_KEY, RECONN_KEY
 
 sta = network.WLAN(network.WLAN.IF_STA)
 ap = network.WLAN(network.WLAN.IF_AP)
@@ -129,10 +129,11 @@ def _set_link(at, state):
 
 
 # ---- boot and the monitor ----------------------------------------------------------------------
-def restore(at):
-    """The saved addresses and SoftAP (cmds/wifiboot.py calls it at boot when there are some)."""
+def restore(at, addresses):
+    """The saved SoftAP, and the saved addresses when ``addresses`` (cmds/wifiboot.py calls it at boot when
+    there are some)."""
     store = at.store
-    if [k for k in ADDRESS_KEYS if store.get_bytes(k)]:
+    if addresses:
         from cmds import wifiaddr  # imported here (it imports this module), and only when it saved something
 
         wifiaddr.restore(at)

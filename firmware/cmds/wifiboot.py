@@ -4,7 +4,7 @@ Wi-Fi command, or by the monitor once boot's join has ended (joined or failed: t
 WIFI CONNECTED / WIFI GOT IP and keeps the link from there); at boot only when a SoftAP or addresses
 were saved (its monitor watches the SoftAP's stations).
 
-What cmds/wifi.py uses: JAP_KEY, SOFTAP_KEY, RECONN_KEY, ADDRESS_KEYS (its store records), connect() and
+What cmds/wifi.py uses: JAP_KEY, SOFTAP_KEY, RECONN_KEY (its store records), connect() and
 handover() (what boot found, taken once at import; from then on the monitor ``watch`` calls ``wifi.watch``).
 """
 import network
@@ -38,8 +38,9 @@ def boot(at):
     sta.active(bool(m & 1))
     network.WLAN(network.WLAN.IF_AP).active(bool(m & 2))
     sta.config(reconnects=0)  # the family rejoins, per AT+CWRECONNCFG
-    if m & 2 or store.get_bytes(SOFTAP_KEY) or [k for k in ADDRESS_KEYS if store.get_bytes(k)]:
-        at.family("wifi").restore(at)  # before joining: a saved MAC or static address applies to the join
+    addresses = [k for k in ADDRESS_KEYS if store.get_bytes(k)]
+    if m & 2 or addresses or store.get_bytes(SOFTAP_KEY):
+        at.family("wifi").restore(at, addresses)  # before joining: a saved MAC or static address applies to it
     if _joining:
         connect(*_saved)
     at.monitor(watch)
