@@ -156,9 +156,9 @@ def test_find():
 
 
 def test_the_table_reads_the_same_under_micropython():
-    """Rows, indexing and the binary search on the unix port (bytes indexing, slicing, comparison)."""
+    """Rows and the binary search on the unix port (bytes indexing, slicing, comparison)."""
     code = ("import sys; sys.path[:0] = [%r]\nfrom at import table\nt = table.TABLE\n"
-            "print([t[i] for i in range(len(t))] == list(t))\nprint([table.find(r[0]) for r in t] == list(t))\n"
+            "print(len(list(t)) == t.text.count(b'\\n'))\nprint([table.find(r[0]) for r in t] == list(t))\n"
             "print([table.find(n) for n in %r])\nfor r in t: print(repr(r))\n" % (FIRMWARE, MISSING))
     out = subprocess.run([MICROPYTHON, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr

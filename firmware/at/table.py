@@ -19,33 +19,17 @@ _FORMS = {84: TEST, 81: QUERY, 83: SET, 69: EXEC, 76: LOOSE, 66: BOOT}  # T Q S 
 
 
 class Rows:
-    """The rows of a table text (bytes, each row after a newline, sorted by name): ``len()``, ``[i]``,
-    iteration and ``find(name)`` give (name, family, forms[, answer]) tuples, made on demand. ``[i]`` scans
-    from the first row: to read them in order, iterate."""
+    """The rows of a table text (bytes, each row after a newline, sorted by name): iteration (in order) and
+    ``find(name)`` give (name, family, forms[, answer]) tuples, made on demand."""
 
     def __init__(self, text):
         self.text = text
-
-    def __len__(self):
-        return self.text.count(b"\n")
 
     def __iter__(self):
         at = 0
         while at >= 0:
             yield self.row(at)
             at = self.text.find(b"\n", at + 1)
-
-    def __getitem__(self, i):
-        if i < 0:
-            i += len(self)
-        at = 0 if i >= 0 else -1
-        k = i
-        while k > 0 and at >= 0:
-            at = self.text.find(b"\n", at + 1)
-            k -= 1
-        if at < 0:
-            raise IndexError(i)
-        return self.row(at)
 
     def find(self, name):
         """The row of command ``name`` (a str), or None."""
