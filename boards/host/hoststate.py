@@ -11,7 +11,14 @@ EXIT_DEEPSLEEP = 4
 EXIT_WATCHDOG = 5  # the watchdog reset the module
 WATCHDOG_LINE = "upy-at: watchdog: "  # machine.WDT's console lines; the emulator acts on them
 watchdog_bit = [False]  # machine.WDT has bitten: run.py reports the stack and resets
-POWER_UP_US = int(time.time() * 1000000)  # the laptop's clock when the module powered up (run.py imports this first)
+
+
+def host_us():
+    """The laptop's clock, in microseconds since 1970."""
+    return int(time.time() * 1000000)
+
+
+POWER_UP_US = host_us()  # the laptop's clock when the module powered up (run.py imports this first)
 
 
 def path(*parts):

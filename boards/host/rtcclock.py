@@ -1,7 +1,6 @@
 """The host board's RTC arithmetic (machine.RTC imports it at its first use): the chip's clock runs from
 2000-01-01 00:00:00 at power-up and keeps running across resets and deep sleep, so the offset from the
 laptop's clock is kept in the state folder."""
-import time
 import hoststate
 import machine
 
@@ -12,7 +11,7 @@ _rtc = None  # microseconds to add to the laptop's clock (since 1970) to get the
 def datetime(datetimetuple):
     """machine.RTC().datetime(): read it (None) or set it from an 8-tuple (weekday ignored)."""
     if datetimetuple is None:
-        us = _rtc_offset() + _host_us()
+        us = _rtc_offset() + hoststate.host_us()
         days, rem = divmod(us // 1000000, 86400)
         y, m, d = _civil(days)
         return (y, m, d, (days + 5) % 7, rem // 3600, rem // 60 % 60, rem % 60, us % 1000000)
@@ -20,12 +19,8 @@ def datetime(datetimetuple):
     if len(t) != 8:
         raise ValueError("requested length 8 but object has length %d" % len(t))
     secs = _days(t[0], t[1], t[2]) * 86400 + t[4] * 3600 + t[5] * 60 + t[6]
-    _rtc_save(secs * 1000000 + t[7] - _host_us())
+    _rtc_save(secs * 1000000 + t[7] - hoststate.host_us())
     return None
-
-
-def _host_us():
-    return int(time.time() * 1000000)
 
 
 def _rtc_offset():
